@@ -1,0 +1,167 @@
+"""Tiny, random, offline BERT models and tokenizers for the tests (no network, ever)."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+ENTITY_TYPES = ("LOC", "MISC", "ORG", "PER")
+LABELS = ("O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER")
+
+WORDS = [
+    "the",
+    "a",
+    "an",
+    "of",
+    "in",
+    "on",
+    "at",
+    "to",
+    "and",
+    "or",
+    "is",
+    "was",
+    "were",
+    "he",
+    "she",
+    "it",
+    "they",
+    "we",
+    "you",
+    "i",
+    "john",
+    "mary",
+    "smith",
+    "paris",
+    "london",
+    "berlin",
+    "germany",
+    "france",
+    "european",
+    "union",
+    "eu",
+    "reuters",
+    "lives",
+    "works",
+    "visited",
+    "said",
+    "says",
+    "today",
+    "yesterday",
+    "company",
+    "bank",
+    "city",
+    "river",
+    "united",
+    "states",
+    "new",
+    "york",
+    "times",
+    "football",
+    "club",
+    "played",
+    "against",
+    "with",
+    "for",
+    "from",
+    "by",
+    "president",
+    "minister",
+]
+
+
+def build_wordpiece_tokenizer(directory: Path, *, lowercase: bool = True, max_length: int = 128):
+    """A fast BERT WordPiece tokenizer whose vocab covers every ASCII character."""
+    from transformers import BertTokenizer
+
+    directory.mkdir(parents=True, exist_ok=True)
+    chars = string.ascii_lowercase + string.digits + string.punctuation
+    if not lowercase:
+        chars += string.ascii_uppercase
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab += list(chars) + ["##" + c for c in chars]
+    vocab += [w for w in WORDS if w not in vocab]
+    vocab += ["##" + w for w in ("hn", "ry", "is", "on", "in", "er", "ed", "s", "ing")]
+    vocab = list(dict.fromkeys(vocab))
+    (directory / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizer(
+        vocab_file=str(directory / "vocab.txt"),
+        do_lower_case=lowercase,
+        model_max_length=max_length,
+    )
+    tokenizer.save_pretrained(directory)
+    return tokenizer
+
+
+def build_bpe_tokenizer(directory: Path, *, max_length: int = 128):
+    """A fast byte-level BPE (RoBERTa-style) tokenizer trained in-process on a few words."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaTokenizer
+
+    directory.mkdir(parents=True, exist_ok=True)
+    bpe = ByteLevelBPETokenizer(add_prefix_space=True)
+    corpus = [" ".join(WORDS)] * 4 + [string.ascii_letters + string.digits]
+    bpe.train_from_iterator(
+        corpus,
+        vocab_size=400,
+        min_frequency=1,
+        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+    )
+    bpe.save_model(str(directory))
+    tokenizer = RobertaTokenizer(
+        vocab=str(directory / "vocab.json"),
+        merges=str(directory / "merges.txt"),
+        add_prefix_space=True,
+        model_max_length=max_length,
+    )
+    tokenizer.save_pretrained(directory)
+    return tokenizer
+
+
+def build_tiny_bert(
+    directory: Path,
+    *,
+    labels: tuple[str, ...] = LABELS,
+    max_length: int = 128,
+    seed: int = 0,
+    hidden_size: int = 32,
+    layers: int = 2,
+) -> Path:
+    """Save a random BertForTokenClassification with real label names and its tokenizer."""
+    import torch
+    from transformers import BertConfig, BertForTokenClassification
+
+    tokenizer = build_wordpiece_tokenizer(directory, max_length=max_length)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=hidden_size * 2,
+        max_position_embeddings=max_length,
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
+    model = BertForTokenClassification(config)
+    model.save_pretrained(directory)
+    return directory
+
+
+def build_tiny_encoder(directory: Path, *, max_length: int = 128, seed: int = 0) -> Path:
+    """Save a random BertModel (no head) and tokenizer: what a user fine-tunes from."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    tokenizer = build_wordpiece_tokenizer(directory, max_length=max_length)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=max_length,
+    )
+    BertModel(config).save_pretrained(directory)
+    return directory
