@@ -85,7 +85,7 @@ def build_wordpiece_tokenizer(directory: Path, *, lowercase: bool = True, max_le
     vocab = list(dict.fromkeys(vocab))
     (directory / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     tokenizer = BertTokenizer(
-        vocab_file=str(directory / "vocab.txt"),
+        vocab=str(directory / "vocab.txt"),  # transformers 5 silently ignores vocab_file=
         do_lower_case=lowercase,
         model_max_length=max_length,
     )
