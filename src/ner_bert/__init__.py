@@ -34,7 +34,7 @@ _LAZY = {
     "read_conll": "conll",
     "write_conll": "conll",
     "read_jsonl": "jsonl",
-    "jsonl_to_sentences": "jsonl",
+    "write_jsonl": "jsonl",
     "from_hf_dataset": "hf_datasets",
     "to_hf_dataset": "hf_datasets",
     "EvaluationReport": "evaluation",
