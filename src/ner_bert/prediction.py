@@ -1,0 +1,409 @@
+"""NERPredictor: raw text or pre-tokenized words in, entities with exact offsets out.
+
+Pipeline for raw text: the whole text is tokenized once (no truncation) with character
+offsets; the subword sequence is cut into overlapping windows of the model's length; the
+windows of many texts are sorted by length and run in padded batches; each subword keeps the
+prediction of the window where it has the most context; subword probabilities become word
+probabilities (``first``/``average``/``max``), words get valid IOB2 tags (constrained Viterbi
+or greedy), and tagged words become :class:`~ner_bert.types.Entity` spans trimmed of
+whitespace, with ``text == original[start:end]``.
+
+Scores: a word's score is its probability of its final tag; an entity's score is the mean of
+its words' scores (see :mod:`ner_bert.aggregation`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .aggregation import (
+    char_entities,
+    decode_tags,
+    merge_windows,
+    parse_aggregation,
+    parse_decoding,
+    word_probabilities,
+)
+from .config import PredictionConfig
+from .encoding import Encoded, TextEncoder
+from .errors import ConfigError
+from .labels import LabelSet
+from .model_loading import (
+    load_model,
+    model_max_length,
+    quantize,
+    resolve_device,
+    resolve_precision,
+    save_model,
+)
+from .types import Entity, WordPrediction
+
+__all__ = ["NERPredictor"]
+
+logger = logging.getLogger(__name__)
+
+_CHUNK_BATCHES = 32
+"""predict_stream sorts and batches this many batches' worth of texts at a time."""
+
+
+class NERPredictor:
+    """Named-entity recognition with a token-classification model.
+
+    Build it with :meth:`from_pretrained`. One predictor can be shared by several threads.
+
+    Args:
+        model: A ``transformers`` token-classification model (put in eval mode).
+        tokenizer: Its fast tokenizer.
+        labels: The model's IOB2 labels, in id order.
+        config: Prediction options.
+        metadata: The model's ``ner_bert.json`` contents, if any.
+        model_path: The local directory the model was loaded from, if any.
+
+    Example:
+        >>> predictor = NERPredictor.from_pretrained(tiny_model_dir)  # doctest: +SKIP
+        >>> predictor.predict_text("John Smith lives in Paris.")  # doctest: +SKIP
+        [Entity(label='PER', start=0, end=10, score=0.97, text='John Smith'), ...]
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        labels: LabelSet,
+        *,
+        config: PredictionConfig | None = None,
+        metadata: dict[str, Any] | None = None,
+        model_path: Path | None = None,
+    ) -> None:
+        import torch
+
+        self.config = config or PredictionConfig()
+        self._labels = labels
+        self._metadata = dict(metadata or {})
+        self._model_path = model_path
+        n_out = getattr(model.config, "num_labels", len(labels))
+        if n_out != len(labels):
+            raise ConfigError(
+                f"the model has {n_out} outputs but {len(labels)} labels were given "
+                f"({list(labels.labels)}); pass one label per output."
+            )
+        if self.config.num_threads is not None:
+            torch.set_num_threads(self.config.num_threads)
+        self._device = resolve_device(self.config.device)
+        self._saveable = model
+        model = model.to(self._device).eval()
+        self._dtype = resolve_precision(self.config.precision, self._device)
+        if self.config.quantize:
+            model = quantize(model, self._device)
+        self._model = model
+        self._tokenizer = tokenizer
+        self._aggregation = parse_aggregation(self.config.aggregation)
+        self._decoding = parse_decoding(self.config.decoding)
+        max_length = self.config.max_length or model_max_length(model, tokenizer)
+        self._encoder = TextEncoder(tokenizer, max_length=max_length, overlap=0.25)
+        if self.config.stride is not None:
+            if self.config.stride > self._encoder.window:
+                raise ConfigError(
+                    f"stride must be <= {self._encoder.window} (the subwords in a window of "
+                    f"{max_length}), got {self.config.stride}."
+                )
+            self._encoder.stride = self.config.stride
+        logger.info(
+            "NERPredictor: device=%s precision=%s window=%d stride=%d labels=%d",
+            self._device,
+            self._dtype or "fp32",
+            self._encoder.window,
+            self._encoder.stride,
+            len(labels),
+        )
+
+    # -- construction and saving ------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_name: str | Path,
+        *,
+        device: str | None = None,
+        labels: Sequence[str] | LabelSet | None = None,
+        config: PredictionConfig | None = None,
+        trust_remote_code: bool = False,
+    ) -> NERPredictor:
+        """Load a model saved by :class:`~ner_bert.NERTrainer` or any HF token classifier.
+
+        Only ``safetensors`` weights are loaded, and remote code only runs if asked.
+
+        Args:
+            path_or_name: A local model directory or a Hugging Face hub name.
+            device: Overrides ``config.device`` (``"cpu"``, ``"cuda"``, ...).
+            labels: The IOB2 labels in id order, for checkpoints whose config has generic
+                ``LABEL_0`` names (or to override the saved ones).
+            config: Prediction options; without one, the aggregation saved in the model's
+                ``ner_bert.json`` is used.
+            trust_remote_code: Allow custom modeling code from the checkpoint.
+
+        Raises:
+            ModelLoadError: The directory, ``config.json``, the weights or the tokenizer is
+                missing or unreadable (the message names the file).
+            LabelError: The labels are generic ``LABEL_<n>`` names or not IOB2.
+
+        Example:
+            >>> NERPredictor.from_pretrained("/no/such/model")
+            Traceback (most recent call last):
+            ...
+            ner_bert.errors.ModelLoadError: /no/such/model: model directory not found; ...
+        """
+        loaded = load_model(path_or_name, labels=labels, trust_remote_code=trust_remote_code)
+        if config is None:
+            aggregation = loaded.metadata.get("aggregation", "first")
+            config = PredictionConfig(aggregation=str(aggregation))
+        if device is not None:
+            config = PredictionConfig.from_dict({**config.to_dict(), "device": device})
+        return cls(
+            loaded.model,
+            loaded.tokenizer,
+            loaded.labels,
+            config=config,
+            metadata=loaded.metadata,
+            model_path=loaded.path,
+        )
+
+    def save(self, path: str | Path) -> None:
+        """Write a loadable model directory: weights, tokenizer, config and ``ner_bert.json``.
+
+        The directory is a plain Hugging Face checkpoint, so ``transformers.pipeline`` loads
+        it too. A quantized predictor saves its original (unquantized) weights.
+        """
+        metadata = {**self._metadata, "aggregation": self.config.aggregation}
+        save_model(Path(path), self._saveable, self._tokenizer, self._labels, metadata)
+
+    @property
+    def labels(self) -> LabelSet:
+        """The model's IOB2 labels."""
+        return self._labels
+
+    @property
+    def model_path(self) -> Path | None:
+        """The local directory the model was loaded from (``None`` for a hub name)."""
+        return self._model_path
+
+    @property
+    def device(self) -> str:
+        """The torch device the model runs on."""
+        return str(self._device)
+
+    @property
+    def precision(self) -> str:
+        """The precision actually used: ``"fp32"``, ``"bf16"`` or ``"fp16"``."""
+        return {None: "fp32", "bfloat16": "bf16", "float16": "fp16"}[
+            None if self._dtype is None else str(self._dtype).removeprefix("torch.")
+        ]
+
+    @property
+    def max_length(self) -> int:
+        """Window length in tokens, special tokens included."""
+        return self._encoder.max_length
+
+    # -- public prediction API --------------------------------------------------------------
+
+    def predict(self, texts: Sequence[str], *, batch_size: int | None = None) -> list[list[Entity]]:
+        """Find the entities of each text.
+
+        Args:
+            texts: Raw texts, of any length (long ones are windowed, never truncated).
+            batch_size: Overrides ``config.batch_size``.
+
+        Returns:
+            One list of entities per text, in text order, each sorted by offset.
+
+        Raises:
+            TypeError: ``texts`` is a single string, or an item is not a string (the message
+                names the index).
+        """
+        if isinstance(texts, str):
+            raise TypeError("predict() takes a sequence of strings; use predict_text(text).")
+        return list(
+            self.predict_stream(texts, batch_size=batch_size, progress=self.config.progress_bar)
+        )
+
+    def predict_text(self, text: str) -> list[Entity]:
+        """Find the entities of one text (see :meth:`predict`)."""
+        if not isinstance(text, str):
+            raise TypeError(f"predict_text() takes a str, got {type(text).__name__}.")
+        return self.predict([text])[0]
+
+    def predict_stream(
+        self, texts: Iterable[str], *, batch_size: int | None = None, progress: bool = False
+    ) -> Iterator[list[Entity]]:
+        """Lazily find the entities of a stream of texts (constant memory for large corpora).
+
+        Texts are read in chunks, sorted by length within a chunk, and results come out in
+        input order.
+
+        Args:
+            texts: Any iterable of strings.
+            batch_size: Overrides ``config.batch_size``.
+            progress: Show a tqdm progress bar (texts done).
+
+        Raises:
+            TypeError: An item is not a string (the message names its index).
+        """
+        if isinstance(texts, str):
+            raise TypeError("predict_stream() takes an iterable of strings, not one string.")
+        size = self._batch_size(batch_size)
+        bar = _progress_bar(progress)
+        iterator = iter(texts)
+        offset = 0
+        try:
+            while chunk := list(itertools.islice(iterator, size * _CHUNK_BATCHES)):
+                _check_strings(chunk, offset, "texts")
+                offset += len(chunk)
+                yield from self._predict_chunk(chunk, size)
+                if bar is not None:
+                    bar.update(len(chunk))
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def predict_words(
+        self, sentences: Sequence[Sequence[str]], *, batch_size: int | None = None
+    ) -> list[list[WordPrediction]]:
+        """Tag pre-tokenized sentences: one IOB2 tag and score per given word.
+
+        Every word gets a prediction, in order: a word the tokenizer turns into no subword
+        (e.g. a lone zero-width character) is tagged ``"O"`` with score 1.0. Long sentences
+        are windowed like long texts.
+
+        Args:
+            sentences: Sentences as sequences of words.
+            batch_size: Overrides ``config.batch_size``.
+
+        Raises:
+            TypeError: ``sentences`` or a sentence is a string, or a word is not a string
+                (the message names the indices).
+        """
+        if isinstance(sentences, str):
+            raise TypeError("predict_words() takes a sequence of word sequences, not a string.")
+        for index, words in enumerate(sentences):
+            if isinstance(words, str) or not isinstance(words, Sequence):
+                raise TypeError(
+                    f"sentences[{index}] is a {type(words).__name__}; expected a sequence of "
+                    "words such as ['John', 'lives', 'here']."
+                )
+            _check_strings(words, 0, f"sentences[{index}]")
+        size = self._batch_size(batch_size)
+        out: list[list[WordPrediction]] = []
+        for start in range(0, len(sentences), size * _CHUNK_BATCHES):
+            chunk = sentences[start : start + size * _CHUNK_BATCHES]
+            encoded = self._encoder.encode_words(chunk)
+            for enc, probs in zip(encoded, self._subword_probs(encoded, size), strict=True):
+                tags, scores = self._decode(enc, probs)
+                out.append(
+                    [WordPrediction(tag, score) for tag, score in zip(tags, scores, strict=True)]
+                )
+        return out
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _batch_size(self, batch_size: int | None) -> int:
+        if batch_size is None:
+            return self.config.batch_size
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
+        return batch_size
+
+    def _predict_chunk(self, texts: list[str], batch_size: int) -> list[list[Entity]]:
+        encoded = self._encoder.encode_texts(texts)
+        out = []
+        for text, enc, probs in zip(
+            texts, encoded, self._subword_probs(encoded, batch_size), strict=True
+        ):
+            tags, scores = self._decode(enc, probs)
+            out.append(char_entities(text, enc.word_spans, tags, scores))
+        return out
+
+    def _decode(self, enc: Encoded, probs: np.ndarray) -> tuple[list[str], list[float]]:
+        if enc.n_words == 0:
+            return [], []
+        word_probs = word_probabilities(probs, enc.word_ids, enc.n_words, self._aggregation)
+        return decode_tags(word_probs, self._labels, decoding=self._decoding)
+
+    def _subword_probs(self, encoded: list[Encoded], batch_size: int) -> list[np.ndarray]:
+        """Softmaxed predictions ``(n_tokens, n_labels)`` for each encoded input."""
+        encoder = self._encoder
+        jobs: list[tuple[int, int, int]] = []  # (input index, start, end)
+        plans = [encoder.windows(len(enc)) for enc in encoded]
+        for index, windows in enumerate(plans):
+            jobs += [(index, start, end) for start, end in windows]
+        jobs.sort(key=lambda job: job[2] - job[1], reverse=True)
+        results: dict[tuple[int, int], np.ndarray] = {}
+        budget = self.config.max_batch_tokens
+        n_special = len(encoder.prefix) + len(encoder.suffix)
+        position = 0
+        while position < len(jobs):
+            longest = jobs[position][2] - jobs[position][1] + n_special
+            count = max(1, min(batch_size, budget // longest))
+            batch = jobs[position : position + count]
+            position += count
+            rows = [encoded[i].ids[s:e] for i, s, e in batch]
+            probs = self._forward(rows)
+            for (index, start, end), row in zip(batch, probs, strict=True):
+                offset = len(encoder.prefix)
+                results[(index, start)] = row[offset : offset + end - start]
+        out = []
+        for index, (enc, windows) in enumerate(zip(encoded, plans, strict=True)):
+            window_probs = [results[(index, start)] for start, _ in windows]
+            if len(windows) == 1:
+                out.append(window_probs[0])
+            else:
+                out.append(merge_windows(window_probs, windows, len(enc)))
+        return out
+
+    def _forward(self, rows: list[np.ndarray]) -> np.ndarray:
+        """Run the model on content-token rows; returns softmaxed probs ``(batch, len, labels)``."""
+        import torch
+
+        encoder = self._encoder
+        prefix = np.array(encoder.prefix, dtype=np.int64)
+        suffix = np.array(encoder.suffix, dtype=np.int64)
+        width = max(len(r) for r in rows) + len(prefix) + len(suffix)
+        input_ids = np.full((len(rows), width), encoder.pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, row in enumerate(rows):
+            full = np.concatenate([prefix, row, suffix])
+            input_ids[i, : len(full)] = full
+            mask[i, : len(full)] = 1
+        with torch.inference_mode():
+            ids_t = torch.from_numpy(input_ids).to(self._device)
+            mask_t = torch.from_numpy(mask).to(self._device)
+            if self._dtype is not None:
+                with torch.autocast(device_type=self._device.type, dtype=self._dtype):
+                    logits = self._model(input_ids=ids_t, attention_mask=mask_t).logits
+            else:
+                logits = self._model(input_ids=ids_t, attention_mask=mask_t).logits
+            probs = torch.softmax(logits.float(), dim=-1)
+            result: np.ndarray = probs.cpu().numpy()
+        return result
+
+
+def _check_strings(items: Sequence[Any], offset: int, name: str) -> None:
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise TypeError(
+                f"{name}[{offset + index}] is {type(item).__name__}"
+                f"{'' if item is None else ' ' + repr(item)[:40]}; expected a str."
+            )
+
+
+def _progress_bar(enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(desc="ner_bert predict", unit="text")
