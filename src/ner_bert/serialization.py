@@ -15,20 +15,37 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelLoadError
+from .errors import ConfigError, ModelLoadError
 
 __all__ = [
+    "BEST_WEIGHTS_FILE",
+    "CHECKPOINT_PREFIX",
     "CONFIG_FILE",
     "METADATA_FILE",
+    "OPTIMIZER_FILE",
+    "SCHEDULER_FILE",
+    "TRAINER_STATE_FILE",
     "WEIGHTS_FILE",
     "atomic_write_text",
+    "check_checkpoint_dir",
+    "check_output_dir",
+    "checkpoint_name",
+    "list_checkpoints",
     "read_metadata",
+    "rng_file",
     "write_metadata",
 ]
 
 METADATA_FILE = "ner_bert.json"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+
+# Training checkpoints: <checkpoint_dir>/epoch-0001/{model.safetensors, optimizer.pt, ...}.
+CHECKPOINT_PREFIX = "epoch-"
+TRAINER_STATE_FILE = "trainer_state.json"
+OPTIMIZER_FILE = "optimizer.pt"
+SCHEDULER_FILE = "scheduler.pt"
+BEST_WEIGHTS_FILE = "best_model.safetensors"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -64,3 +81,80 @@ def read_metadata(directory: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         raise ModelLoadError(f"{path}: expected a JSON object, got {type(data).__name__}.")
     return data
+
+
+def rng_file(rank: int) -> str:
+    """Name of the random-number-generator state file of process ``rank`` in a checkpoint."""
+    return f"rng_state_{rank}.pt"
+
+
+def checkpoint_name(epoch: int) -> str:
+    """Name of the checkpoint directory written after ``epoch`` (1-based).
+
+    Example:
+        >>> checkpoint_name(3)
+        'epoch-0003'
+    """
+    return f"{CHECKPOINT_PREFIX}{epoch:04d}"
+
+
+def _checkpoint_epoch(path: Path) -> int | None:
+    name = path.name
+    if not name.startswith(CHECKPOINT_PREFIX) or not path.is_dir():
+        return None
+    digits = name[len(CHECKPOINT_PREFIX) :]
+    if not digits.isdigit() or not (path / TRAINER_STATE_FILE).is_file():
+        return None
+    return int(digits)
+
+
+def list_checkpoints(directory: Path) -> list[Path]:
+    """The complete epoch checkpoints in ``directory``, oldest first."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = [(e, p) for p in directory.iterdir() if (e := _checkpoint_epoch(p)) is not None]
+    return [p for _, p in sorted(found)]
+
+
+def check_output_dir(path: Path) -> None:
+    """Refuse to write a model into a directory that exists and is not a ner_bert model.
+
+    An absent or empty directory, or one with a ``ner_bert.json``, is fine.
+
+    Raises:
+        ConfigError: ``path`` is a file, or a non-empty directory without ``ner_bert.json``.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"output directory {path} is an existing file; pass a directory path.")
+    if path.is_dir() and any(path.iterdir()) and not (path / METADATA_FILE).is_file():
+        raise ConfigError(
+            f"output directory {path} exists and is not a ner_bert model directory (it has no "
+            f"{METADATA_FILE}); choose a new or empty directory so nothing of yours is "
+            "overwritten."
+        )
+
+
+def check_checkpoint_dir(path: Path) -> None:
+    """Refuse a checkpoint directory that holds anything but ner_bert checkpoints.
+
+    Raises:
+        ConfigError: ``path`` is a file, or a directory with entries that are not
+            ``epoch-NNNN`` checkpoints (temporary ``.tmp`` entries from a crash are allowed).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"checkpoint_dir {path} is an existing file; pass a directory path.")
+    if not path.is_dir():
+        return
+    foreign = [
+        p.name
+        for p in path.iterdir()
+        if not p.name.startswith(CHECKPOINT_PREFIX) and not p.name.startswith(".")
+    ]
+    if foreign:
+        raise ConfigError(
+            f"checkpoint_dir {path} exists and holds files that are not ner_bert checkpoints "
+            f"({', '.join(sorted(foreign)[:5])}); choose a new or empty directory."
+        )
