@@ -165,3 +165,28 @@ def build_tiny_encoder(directory: Path, *, max_length: int = 128, seed: int = 0)
     )
     BertModel(config).save_pretrained(directory)
     return directory
+
+
+SAMPLE_SENTENCES = (
+    ("John Smith lives in Paris .", "B-PER I-PER O O B-LOC O"),
+    ("Mary visited the European Union in Berlin today .", "B-PER O O B-ORG I-ORG O B-LOC O O"),
+    ("Reuters said the bank was in London .", "B-ORG O O O O O B-LOC O"),
+    ("the New York Times club played against France .", "O B-ORG I-ORG I-ORG O O O B-LOC O"),
+    ("he says the European football club works with EU .", "O O O B-MISC O O O O B-ORG O"),
+    ("the president of France visited Germany yesterday .", "O O O B-LOC O B-LOC O O"),
+)
+
+
+def write_sample_conll(path: Path, *, n_sentences: int = 12, documents: int = 2) -> Path:
+    """Write a small IOB2 CoNLL file (``-DOCSTART-`` documents, 4 columns) for tests and docs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines: list[str] = []
+    per_document = max(1, n_sentences // documents)
+    for index in range(n_sentences):
+        if index % per_document == 0:
+            lines += ["-DOCSTART- -X- -X- O", ""]
+        words, tags = SAMPLE_SENTENCES[index % len(SAMPLE_SENTENCES)]
+        lines += [f"{w} X X {t}" for w, t in zip(words.split(), tags.split(), strict=True)]
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,374 @@
+"""Sphinx directives that keep the docs in step with the code and the measurements.
+
+``.. markdown-changelog:: ../CHANGELOG.md``
+    Renders a Keep-a-Changelog Markdown file (headings, paragraphs, bullet lists, inline code,
+    links, bold) as docutils nodes, so the changelog is included without a Markdown parser.
+``.. ner-bert-cli::``
+    The CLI reference, generated at build time from the parser in :mod:`ner_bert.cli`
+    (``format_help()`` of the top-level parser and of every subcommand), so it cannot drift.
+``.. benchmark-results:: [glob]``
+    Tables rendered from ``benchmarks/results/*.json`` (or the files matching ``glob``), so the
+    figures in the docs are the ones in the JSON files; says "not measured yet" when none exist.
+
+Only docutils and Sphinx are used; nothing here needs the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+from docutils import nodes
+from docutils.parsers.rst import Directive, directives
+
+HELP_WIDTH = 88
+
+# --------------------------------------------------------------------------- markdown changelog
+
+_INLINE = re.compile(
+    r"(?P<code>`+)(?P<code_text>.+?)(?P=code)"
+    r"|\[(?P<link_text>[^\]]+)\]\((?P<url>[^)\s]+)\)"
+    r"|\*\*(?P<bold>.+?)\*\*"
+)
+_LINK_DEFINITION = re.compile(r"^\[[^\]]+\]:\s+\S+")
+
+
+def inline_nodes(text: str) -> list[nodes.Node]:
+    """Markdown inline markup (code spans, links, bold) as docutils nodes; the rest is text."""
+    out: list[nodes.Node] = []
+    position = 0
+    for match in _INLINE.finditer(text):
+        if match.start() > position:
+            out.append(nodes.Text(text[position : match.start()]))
+        if match.group("code") is not None:
+            out.append(nodes.literal(text=match.group("code_text")))
+        elif match.group("url") is not None:
+            label = match.group("link_text")
+            out.append(nodes.reference(label, "", *inline_nodes(label), refuri=match.group("url")))
+        else:
+            out.append(nodes.strong(text=match.group("bold")))
+        position = match.end()
+    if position < len(text):
+        out.append(nodes.Text(text[position:]))
+    return out
+
+
+def _paragraph(lines: list[str]) -> nodes.paragraph:
+    text = " ".join(line.strip() for line in lines)
+    return nodes.paragraph("", "", *inline_nodes(text))
+
+
+def markdown_to_nodes(markdown: str, *, skip_title: bool = True) -> list[nodes.Node]:
+    """Convert the Markdown subset a Keep-a-Changelog file uses into docutils nodes.
+
+    ``#`` is the document title (skipped: the page has its own), ``##`` and deeper headings
+    become nested sections; ``- `` items (with indented continuation lines and one level of
+    nested items) become bullet lists; other runs of lines become paragraphs.
+    """
+    top: list[nodes.Node] = []
+    stack: list[tuple[int, nodes.Element]] = []  # (heading level, section)
+
+    def container() -> list[nodes.Node] | nodes.Element:
+        return stack[-1][1] if stack else top
+
+    def add(node: nodes.Node) -> None:
+        parent = container()
+        if isinstance(parent, list):
+            parent.append(node)
+        else:
+            parent += node
+
+    paragraph: list[str] = []
+    items: list[tuple[int, list[str]]] = []  # (indent, lines) of the current bullet list
+
+    def flush() -> None:
+        if paragraph:
+            add(_paragraph(paragraph))
+            paragraph.clear()
+        if items:
+            add(_bullets(items))
+            items.clear()
+
+    for raw in markdown.splitlines():
+        line = raw.rstrip()
+        stripped = line.lstrip()
+        indent = len(line) - len(stripped)
+        heading = re.match(r"^(#{1,6})\s+(.*)$", line)
+        if heading:
+            flush()
+            level = len(heading.group(1))
+            if level == 1 and skip_title:
+                continue
+            title = heading.group(2).strip()
+            section = nodes.section("", ids=[nodes.make_id("changelog-" + title)])
+            section += nodes.title("", "", *inline_nodes(title))
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            add(section)
+            stack.append((level, section))
+        elif not stripped or _LINK_DEFINITION.match(stripped):
+            flush()
+        elif stripped.startswith(("- ", "* ")):
+            if paragraph:
+                add(_paragraph(paragraph))
+                paragraph.clear()
+            items.append((indent, [stripped[2:]]))
+        elif items:
+            items[-1][1].append(stripped)
+        else:
+            paragraph.append(stripped)
+    flush()
+    return top
+
+
+def _bullets(items: list[tuple[int, list[str]]]) -> nodes.bullet_list:
+    base = items[0][0]
+    outer = nodes.bullet_list(bullet="-")
+    current: nodes.list_item | None = None
+    nested: nodes.bullet_list | None = None
+    for indent, lines in items:
+        if indent > base and current is not None:
+            if nested is None:
+                nested = nodes.bullet_list(bullet="-")
+                current += nested
+            nested += nodes.list_item("", _paragraph(lines))
+        else:
+            current = nodes.list_item("", _paragraph(lines))
+            nested = None
+            outer += current
+    return outer
+
+
+class MarkdownChangelog(Directive):
+    """``.. markdown-changelog:: path`` (relative to the current document)."""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        env = self.state.document.settings.env
+        relative, absolute = env.relfn2path(self.arguments[0])
+        path = Path(absolute)
+        if not path.is_file():
+            raise self.error(f"markdown-changelog: {path} does not exist.")
+        env.note_dependency(relative)
+        return markdown_to_nodes(path.read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- CLI reference
+
+_PARSER_FACTORIES = ("build_parser", "make_parser", "get_parser", "create_parser", "_build_parser")
+
+
+def cli_parser() -> argparse.ArgumentParser:
+    """The top-level ``ner-bert`` argument parser, from :mod:`ner_bert.cli`."""
+    from ner_bert import cli
+
+    for name in _PARSER_FACTORIES:
+        factory = getattr(cli, name, None)
+        if callable(factory):
+            parser = factory()
+            if isinstance(parser, argparse.ArgumentParser):
+                return parser
+    raise RuntimeError(
+        f"ner_bert.cli has none of {_PARSER_FACTORIES} returning an argparse.ArgumentParser; "
+        "update docs/_ext/ner_bert_docs.py:_PARSER_FACTORIES."
+    )
+
+
+def subcommands(
+    parser: argparse.ArgumentParser,
+) -> list[tuple[str, str, argparse.ArgumentParser]]:
+    """``(name, one-line help, parser)`` of each subcommand, recursively, in definition order
+    (aliases skipped)."""
+    found: list[tuple[str, str, argparse.ArgumentParser]] = []
+    seen: set[int] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {a.dest: a.help or "" for a in action._choices_actions}
+            for name, sub in action.choices.items():
+                if id(sub) in seen:
+                    continue
+                seen.add(id(sub))
+                found.append((name, helps.get(name, ""), sub))
+                found += [(f"{name} {n}", h, p) for n, h, p in subcommands(sub)]
+    return found
+
+
+def format_help(parser: argparse.ArgumentParser, *, width: int = HELP_WIDTH) -> str:
+    """``parser.format_help()`` at a fixed width, independent of the terminal."""
+    formatter_class = parser.formatter_class
+    parser.formatter_class = lambda prog, _cls=formatter_class: _cls(prog, width=width)  # type: ignore[misc]
+    try:
+        return parser.format_help()
+    finally:
+        parser.formatter_class = formatter_class
+
+
+class CliReference(Directive):
+    """``.. ner-bert-cli::``: one section per subcommand with its ``--help`` text."""
+
+    def run(self) -> list[nodes.Node]:
+        parser = cli_parser()
+        out: list[nodes.Node] = [_help_block(format_help(parser))]
+        for name, summary, sub in subcommands(parser):
+            section = nodes.section(
+                "", ids=[nodes.make_id(f"cli-{name}")], names=[f"ner-bert {name}"]
+            )
+            section += nodes.title("", "", nodes.literal(text=f"ner-bert {name}"))
+            if summary:
+                # A literal, so smartquotes leave option names like --output alone.
+                section += nodes.paragraph("", "", nodes.literal(text=summary))
+            section += _help_block(format_help(sub))
+            out.append(section)
+        return out
+
+
+def _help_block(text: str) -> nodes.literal_block:
+    block = nodes.literal_block(text, text)
+    block["language"] = "text"
+    return block
+
+
+# --------------------------------------------------------------------------- benchmark tables
+
+_META_KEYS = ("command", "reproduce", "description", "title", "notes", "note")
+
+
+def format_value(value: Any) -> str:
+    """A table cell: floats with a precision that suits their size, the rest as ``str``."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        if abs(value) >= 1:
+            return f"{value:.2f}"
+        return f"{value:.4f}"
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10000 else str(value)
+    if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
+        return ", ".join(format_value(v) for v in value)
+    return str(value)
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """Split a JSON object into dotted scalar fields and named lists of records."""
+    scalars: dict[str, Any] = {}
+    records: dict[str, list[Any]] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            inner_scalars, inner_records = flatten(value, prefix=f"{name}.")
+            scalars.update(inner_scalars)
+            records.update(inner_records)
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            records[name] = value
+        else:
+            scalars[name] = value
+    return scalars, records
+
+
+def table(header: list[str], rows: list[list[str]], *, caption: str | None = None) -> nodes.table:
+    """A docutils table (header row plus body rows of plain-text cells)."""
+    node = nodes.table(classes=["benchmark-table"])
+    if caption:
+        node += nodes.title(text=caption)
+    group = nodes.tgroup(cols=len(header))
+    node += group
+    for _ in header:
+        group += nodes.colspec(colwidth=1)
+    head = nodes.thead()
+    group += head
+    head += _row(header)
+    body = nodes.tbody()
+    group += body
+    for row in rows:
+        body += _row(row)
+    return node
+
+
+def _row(cells: list[str]) -> nodes.row:
+    row = nodes.row()
+    for cell in cells:
+        entry = nodes.entry()
+        entry += nodes.paragraph(text=cell)
+        row += entry
+    return row
+
+
+def records_table(records: list[dict[str, Any]], *, caption: str | None = None) -> nodes.table:
+    """One row per record, one column per (flattened) field, in first-seen order."""
+    flat = [flatten(r)[0] for r in records]
+    columns: list[str] = []
+    for record in flat:
+        columns += [k for k in record if k not in columns]
+    rows = [[format_value(r[c]) if c in r else "" for c in columns] for r in flat]
+    return table(columns, rows, caption=caption)
+
+
+def render_result(path: Path) -> list[nodes.Node]:
+    """The nodes for one ``benchmarks/results/*.json`` file."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    out: list[nodes.Node] = []
+    if isinstance(data, list):
+        out.append(records_table(data, caption=path.name))
+        return out
+    if not isinstance(data, dict):
+        out.append(nodes.paragraph(text=f"{path.name}: {format_value(data)}"))
+        return out
+    for key in ("title", "description", "notes", "note"):
+        if isinstance(data.get(key), str):
+            out.append(nodes.paragraph(text=data[key]))
+    rest = {k: v for k, v in data.items() if k not in _META_KEYS}
+    scalars, records = flatten(rest)
+    if scalars:
+        rows = [[name, format_value(value)] for name, value in scalars.items()]
+        out.append(table(["field", "value"], rows, caption=path.name))
+    for name, items in records.items():
+        out.append(records_table(items, caption=f"{path.name}: {name}"))
+    for key in ("command", "reproduce"):
+        command = data.get(key)
+        if isinstance(command, list):
+            command = " ".join(str(c) for c in command)
+        if isinstance(command, str):
+            out.append(nodes.paragraph(text="Reproduce with:"))
+            block = nodes.literal_block(command, command)
+            block["language"] = "bash"
+            out.append(block)
+    return out
+
+
+class BenchmarkResults(Directive):
+    """``.. benchmark-results:: [glob]`` with option ``:dir:`` (default ``benchmarks/results``,
+    relative to the repository root, the parent of the docs folder)."""
+
+    optional_arguments = 1
+    option_spec: ClassVar[dict[str, Any]] = {"dir": directives.unchanged}
+
+    def run(self) -> list[nodes.Node]:
+        env = self.state.document.settings.env
+        root = Path(env.srcdir).parent
+        directory = root / self.options.get("dir", "benchmarks/results")
+        pattern = self.arguments[0] if self.arguments else "*.json"
+        paths = sorted(directory.glob(pattern))
+        if not paths:
+            where = f"{directory.relative_to(root)}/{pattern}"
+            para = nodes.paragraph()
+            para += nodes.strong(text="Not measured yet")
+            para += nodes.Text(f": no results file matches {where}.")
+            return [para]
+        out: list[nodes.Node] = []
+        for path in paths:
+            env.note_dependency(str(path))
+            out += render_result(path)
+        return out
+
+
+def setup(app: Any) -> dict[str, Any]:
+    app.add_directive("markdown-changelog", MarkdownChangelog)
+    app.add_directive("ner-bert-cli", CliReference)
+    app.add_directive("benchmark-results", BenchmarkResults)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,162 @@
+"""The Sphinx docs build without warnings, their code snippets run, and the generated parts
+(CLI reference, benchmark tables, changelog) match their sources."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+RESULTS = ROOT / "benchmarks" / "results"
+
+sys.path.insert(0, str(DOCS / "_ext"))
+import ner_bert_docs  # noqa: E402
+
+BUILDERS = ("html", "doctest")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, Path]]:
+    """Run ``sphinx-build -W`` with the html and doctest builders, in parallel subprocesses."""
+    out = tmp_path_factory.mktemp("docs")
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    procs = {
+        builder: subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sphinx",
+                "-W",
+                "--keep-going",
+                "-q",
+                "-b",
+                builder,
+                "-d",
+                str(out / f"doctrees-{builder}"),
+                str(DOCS),
+                str(out / builder),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+        for builder in BUILDERS
+    }
+    results = {}
+    for builder, proc in procs.items():
+        output, _ = proc.communicate(timeout=600)
+        results[builder] = (proc.returncode, output, out / builder)
+    return results
+
+
+def _page(built: dict[str, tuple[int, str, Path]], name: str) -> str:
+    code, output, directory = built["html"]
+    assert code == 0, output
+    return (directory / name).read_text(encoding="utf-8")
+
+
+def _text(fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment))
+
+
+def test_html_build_has_no_warnings(built: dict[str, tuple[int, str, Path]]) -> None:
+    code, output, directory = built["html"]
+    assert code == 0, f"sphinx-build -W -b html failed:\n{output}"
+    for page in ("index", "quickstart", "tutorial", "concepts", "spacy", "cli", "faq"):
+        assert (directory / f"{page}.html").is_file()
+
+
+def test_doc_snippets_run(built: dict[str, tuple[int, str, Path]]) -> None:
+    code, output, directory = built["doctest"]
+    report = directory / "output.txt"
+    details = report.read_text(encoding="utf-8") if report.is_file() else output
+    assert code == 0, f"doc snippets failed:\n{details[-20000:]}"
+    summary = re.search(r"(\d+) tests\s+(\d+) failures in tests", details)
+    assert summary is not None, details[-2000:]
+    assert int(summary.group(1)) >= 40 and summary.group(2) == "0"
+
+
+def test_cli_reference_is_the_parsers_help(built: dict[str, tuple[int, str, Path]]) -> None:
+    page = _page(built, "cli.html")
+    blocks = {_text(b).strip() for b in re.findall(r"<pre>(.*?)</pre>", page, flags=re.S)}
+    parser = ner_bert_docs.cli_parser()
+    expected = [parser, *(sub for _, _, sub in ner_bert_docs.subcommands(parser))]
+    names = [name for name, _, _ in ner_bert_docs.subcommands(parser)]
+    assert {"train", "evaluate", "predict"} <= set(names)
+    for sub in expected:
+        help_text = ner_bert_docs.format_help(sub).strip()
+        assert help_text in blocks, f"the docs do not show the current help of {sub.prog!r}"
+
+
+def test_changelog_page_has_every_entry(built: dict[str, tuple[int, str, Path]]) -> None:
+    page = " ".join(_text(_page(built, "changelog.html")).split())
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    entries = [line[2:] for line in changelog.splitlines() if line.startswith("- ")]
+    assert entries
+    for entry in entries:
+        plain = " ".join(re.sub(r"`|\*\*|\[([^\]]+)\]\([^)]+\)", r"\1", entry).split())
+        assert plain[:60] in page, plain
+
+
+def test_performance_page_shows_the_json_figures(
+    built: dict[str, tuple[int, str, Path]],
+) -> None:
+    page = _text(_page(built, "performance.html"))
+    files = sorted(RESULTS.glob("*.json"))
+    if not files:
+        assert "Not measured yet" in page
+    for path in files:
+        assert path.name in page
+        data = json.loads(path.read_text(encoding="utf-8"))
+        scalars = ner_bert_docs.flatten(data)[0] if isinstance(data, dict) else {}
+        numbers = [v for v in scalars.values() if isinstance(v, float)]
+        for value in numbers[:5]:
+            assert ner_bert_docs.format_value(value) in page, (path.name, value)
+
+
+def test_benchmark_json_renders_as_tables(tmp_path: Path) -> None:
+    path = tmp_path / "train_x.json"
+    record = {
+        "title": "Fine-tuning",
+        "model": "minilm",
+        "test": {"f1": 0.8912345, "per_type": {"PER": 0.95}},
+        "epochs": [{"epoch": 1, "dev_f1": 0.81}, {"epoch": 2, "dev_f1": 0.86}],
+        "command": ["python", "benchmarks/train.py"],
+    }
+    path.write_text(json.dumps(record), encoding="utf-8")
+    nodes = ner_bert_docs.render_result(path)
+    text = " ".join(node.astext() for node in nodes)
+    assert "Fine-tuning" in text and "test.f1" in text and "0.8912" in text
+    assert "test.per_type.PER" in text and "dev_f1" in text and "0.8600" in text
+    assert "python benchmarks/train.py" in text
+
+
+def test_markdown_changelog_converter() -> None:
+    markdown = (
+        "# Changelog\n\nIntro [link](https://x.org).\n\n## [Unreleased]\n\n### Added\n"
+        "- `read_conll` reads **IOB1**\n  and BIOES.\n  - nested item\n- second\n\n"
+        "[Unreleased]: https://example.org\n"
+    )
+    (intro, version) = ner_bert_docs.markdown_to_nodes(markdown)
+    assert intro.astext() == "Intro link."
+    assert version.astext().startswith("[Unreleased]")
+    (added,) = [child for child in version.children if child.tagname == "section"]
+    items = added.children[1]
+    assert items.tagname == "bullet_list" and len(items.children) == 2
+    assert items.children[0].astext().startswith("read_conll reads IOB1 and BIOES.")
+    assert "nested item" in items.children[0].astext()
