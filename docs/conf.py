@@ -48,7 +48,7 @@ pygments_style = "sphinx"
 # -- API reference -------------------------------------------------------------------------------
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
-autodoc_default_options = {"members": True, "show-inheritance": False}
+autodoc_default_options = {"members": True}
 autoclass_content = "class"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
