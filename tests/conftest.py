@@ -58,3 +58,12 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random BertModel without a head, saved with its tokenizer."""
     return tiny_models.build_tiny_encoder(tmp_path_factory.mktemp("tiny_encoder"))
+
+
+@pytest.fixture(scope="session")
+def trained_tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny BERT trained in-process (seconds) to tag john/mary [smith] PER, paris/london/
+    berlin LOC, reuters and "european union" ORG; 32-token window. See tests/tiny_trained.py."""
+    import tiny_trained
+
+    return tiny_trained.build_trained_tiny_bert(tmp_path_factory.mktemp("trained_tiny_bert"))
