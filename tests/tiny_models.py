@@ -190,3 +190,67 @@ def write_sample_conll(path: Path, *, n_sentences: int = 12, documents: int = 2)
         lines.append("")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+# Words a gazetteer model tags, and their tags (every other word is "O").
+GAZETTEER = {
+    "john": "B-PER",
+    "mary": "B-PER",
+    "smith": "I-PER",
+    "paris": "B-LOC",
+    "london": "B-LOC",
+    "berlin": "B-LOC",
+    "germany": "B-LOC",
+    "france": "B-LOC",
+    "new": "B-LOC",
+    "york": "I-LOC",
+    "united": "B-LOC",
+    "states": "I-LOC",
+    "reuters": "B-ORG",
+    "eu": "B-ORG",
+    "european": "B-ORG",
+    "union": "I-ORG",
+    "football": "B-MISC",
+}
+
+
+def build_gazetteer_bert(directory: Path) -> Path:
+    """Save a BertForTokenClassification with hand-set weights that tags GAZETTEER words.
+
+    No layers and no training: a GAZETTEER word's embedding points at its tag's dimension and
+    the classifier reads that dimension, so "John Smith lives in New York" gives PER and LOC
+    with scores near 1, deterministically and in well under a second. Any other word is "O".
+    """
+    import torch
+    from transformers import BertConfig, BertForTokenClassification
+
+    tokenizer = build_wordpiece_tokenizer(directory)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=0,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
+    )
+    model = BertForTokenClassification(config)
+    vocab = tokenizer.get_vocab()
+    with torch.no_grad():
+        embeddings = model.bert.embeddings
+        for table in (
+            embeddings.word_embeddings,
+            embeddings.position_embeddings,
+            embeddings.token_type_embeddings,
+        ):
+            table.weight.zero_()
+        for word, tag in GAZETTEER.items():
+            embeddings.word_embeddings.weight[vocab[word], LABELS.index(tag)] = 10.0
+        model.classifier.weight.zero_()
+        model.classifier.bias.zero_()
+        for i in range(len(LABELS)):
+            model.classifier.weight[i, i] = 2.0
+        model.classifier.bias[LABELS.index("O")] = 4.0
+    model.save_pretrained(directory)
+    return directory
