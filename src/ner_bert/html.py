@@ -44,10 +44,14 @@ _COLORS = {
 _PALETTE = ("#fde68a", "#a7f3d0", "#bfdbfe", "#fbcfe8", "#ddd6fe", "#fed7aa", "#d9f99d")
 
 _MARK = (
-    '<mark class="{cls}" title="{title}" style="background: {color}; padding: 0.45em 0.6em; '
+    '<mark class="entity" title="{title}" style="background: {color}; padding: 0.45em 0.6em; '
     'margin: 0 0.25em; line-height: 1; border-radius: 0.35em;">{text}<span style="font-size: '
     "0.8em; font-weight: bold; line-height: 1; border-radius: 0.35em; vertical-align: middle; "
     'margin-left: 0.5rem">{label}</span></mark>'
+)
+_LEGEND = (
+    '<mark class="legend" style="background: {color}; padding: 0.25em 0.6em; margin-right: '
+    '0.5em; border-radius: 0.35em; font-size: 0.8em; font-weight: bold;">{label}</mark>'
 )
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -59,7 +63,7 @@ body {{ font-size: 16px; font-family: -apple-system, BlinkMacSystemFont, "Segoe 
   Arial, sans-serif; padding: 2rem 2rem; color: #222; max-width: 72rem; }}
 h1 {{ font-size: 1.4rem; margin: 0 0 0.3rem 0; }}
 .meta {{ color: #666; font-size: 0.85rem; margin-bottom: 1.2rem; }}
-.legend {{ margin-bottom: 0.6rem; }}
+.legend {{ margin-bottom: 0.8rem; color: #666; font-size: 0.85rem; }}
 .doc {{ border-top: 1px solid #e5e5e5; padding: 0.8rem 0; }}
 .source {{ color: #888; font-size: 0.75rem; font-family: monospace; }}
 .entities {{ line-height: 2.5; white-space: pre-wrap; }}
@@ -68,7 +72,7 @@ h1 {{ font-size: 1.4rem; margin: 0 0 0.3rem 0; }}
 <body>
 <h1>{title}</h1>
 <div class="meta">{meta}</div>
-<div class="legend">{legend}</div>
+<div class="legend">entity types: {legend}</div>
 {documents}
 </body>
 </html>
@@ -130,14 +134,7 @@ def render_html(
     """
     labels = sorted({entity.label for document in documents for entity in document.entities})
     legend = "".join(
-        _MARK.format(
-            cls="legend",
-            title=_html.escape(label),
-            color=label_color(label),
-            text="",
-            label=_html.escape(label),
-        )
-        for label in labels
+        _LEGEND.format(color=label_color(label), label=_html.escape(label)) for label in labels
     )
     parts = []
     for index, document in enumerate(documents):
@@ -176,7 +173,6 @@ def _mark_entities(document: Document, source: str) -> str:
         title = f"{entity.label} {entity.score:.3f} [{entity.start}, {entity.end})"
         out.append(
             _MARK.format(
-                cls="entity",
                 title=_html.escape(title),
                 color=label_color(entity.label),
                 text=_html.escape(entity.text),
