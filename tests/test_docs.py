@@ -129,21 +129,66 @@ def test_performance_page_shows_the_json_figures(
             assert ner_bert_docs.format_value(value) in page, (path.name, value)
 
 
+def _tables(nodes: list) -> dict[str, list[list[str]]]:
+    """Rendered tables by caption: rows of cell texts (header row first)."""
+    out = {}
+    for node in nodes:
+        if node.tagname != "table":
+            continue
+        caption = node.children[0].astext() if node.children[0].tagname == "title" else ""
+        rows = [
+            [cell.astext() for cell in row.children]
+            for row in node.findall(lambda n: n.tagname == "row")
+        ]
+        out[caption] = rows
+    return out
+
+
 def test_benchmark_json_renders_as_tables(tmp_path: Path) -> None:
-    path = tmp_path / "train_x.json"
+    from ner_bert import evaluate_tags
+
+    report = evaluate_tags([["B-PER", "O", "B-LOC"]], [["B-PER", "O", "I-LOC"]]).to_dict()
     record = {
         "title": "Fine-tuning",
-        "model": "minilm",
-        "test": {"f1": 0.8912345, "per_type": {"PER": 0.95}},
-        "epochs": [{"epoch": 1, "dev_f1": 0.81}, {"epoch": 2, "dev_f1": 0.86}],
+        "machine": {"cores": 2},
+        "data": {"train": 14041},
+        "ner_bert": {
+            "wall_seconds": 1234.5,
+            "test": {"f1": 0.8912345},
+            "settings": {"learning_rate": 1e-4},
+            "history": [{"epoch": 1, "dev_f1": 0.81}, {"epoch": 2, "dev_f1": 0.86}],
+            "test_report": report,
+        },
+        "reference": {"wall_seconds": 4000.0, "test": {"f1": 0.85}, "truncated": 3},
+        "time_ratio": 0.3086,
         "command": ["python", "benchmarks/train.py"],
     }
+    path = tmp_path / "train_x.json"
     path.write_text(json.dumps(record), encoding="utf-8")
     nodes = ner_bert_docs.render_result(path)
-    text = " ".join(node.astext() for node in nodes)
-    assert "Fine-tuning" in text and "test.f1" in text and "0.8912" in text
-    assert "test.per_type.PER" in text and "dev_f1" in text and "0.8600" in text
-    assert "python benchmarks/train.py" in text
+    assert nodes[0].astext() == "Fine-tuning"
+    assert "python benchmarks/train.py" in nodes[-1].astext()
+    tables = _tables(nodes)
+    assert tables["train_x.json"] == [
+        ["field", "value"],
+        ["machine.cores", "2"],
+        ["data.train", "14,041"],
+        ["time_ratio", "0.3086"],
+    ]
+    assert tables["ner_bert vs reference"] == [
+        ["", "ner_bert", "reference"],
+        ["wall_seconds", "1,234", "4,000"],
+        ["test.f1", "0.8912", "0.8500"],
+        ["settings.learning_rate", "0.0001", ""],
+        ["truncated", "", "3"],
+    ]
+    assert tables["ner_bert.history"][2] == ["2", "0.8600"]
+    assert tables["ner_bert.test_report (1 sentences)"][1:] == [
+        ["LOC", "1.0000", "1.0000", "1.0000", "0.0000", "1"],
+        ["PER", "1.0000", "1.0000", "1.0000", "1.0000", "1"],
+        ["micro avg", "1.0000", "1.0000", "1.0000", "0.6667", "2"],
+        ["macro avg", "1.0000", "1.0000", "1.0000", "0.5000", "2"],
+    ]
 
 
 def test_markdown_changelog_converter() -> None:
@@ -160,3 +205,13 @@ def test_markdown_changelog_converter() -> None:
     assert items.tagname == "bullet_list" and len(items.children) == 2
     assert items.children[0].astext().startswith("read_conll reads IOB1 and BIOES.")
     assert "nested item" in items.children[0].astext()
+
+
+def test_benchmark_parts_render_only_what_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "train_conll.json"
+    history = [{"epoch": 1, "eval_f1": 0.8}]
+    path.write_text(json.dumps({"ner_bert": {"history": history, "x": 1}}), encoding="utf-8")
+    tables = _tables(ner_bert_docs.render_parts(path, ["ner_bert.history"]))
+    assert tables == {"train_conll.json: ner_bert.history": [["epoch", "eval_f1"], ["1", "0.8000"]]}
+    with pytest.raises(KeyError, match=r"ner_bert\.test_report"):
+        ner_bert_docs.render_parts(path, ["ner_bert.test_report"])

@@ -238,37 +238,54 @@ _META_KEYS = ("command", "reproduce", "description", "title", "notes", "note")
 
 
 def format_value(value: Any) -> str:
-    """A table cell: floats with a precision that suits their size, the rest as ``str``."""
+    """A table cell: numbers with a precision that suits their size, the rest as ``str``.
+
+    Scores and ratios in ``[-1, 1]`` get four decimals, very small numbers (learning rates)
+    the shortest exact form, large ones thousands separators.
+    """
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, float):
+        if value != 0 and abs(value) < 0.001:
+            return f"{value:g}"
+        if abs(value) <= 1:
+            return f"{value:.4f}"
         if abs(value) >= 1000:
             return f"{value:,.0f}"
-        if abs(value) >= 1:
-            return f"{value:.2f}"
-        return f"{value:.4f}"
+        return f"{value:.2f}"
     if isinstance(value, int):
-        return f"{value:,}" if abs(value) >= 10000 else str(value)
+        return f"{value:,}"
     if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
         return ", ".join(format_value(v) for v in value)
     return str(value)
 
 
-def flatten(data: dict[str, Any], prefix: str = "") -> tuple[dict[str, Any], dict[str, list[Any]]]:
-    """Split a JSON object into dotted scalar fields and named lists of records."""
+def is_report(value: Any) -> bool:
+    """Whether ``value`` is an ``EvaluationReport.to_dict()``."""
+    return isinstance(value, dict) and {"conlleval", "strict", "n_sentences"} <= set(value)
+
+
+def is_records(value: Any) -> bool:
+    """Whether ``value`` is a non-empty list of JSON objects (rows of a table)."""
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a JSON object into dotted scalar fields and the named parts that get their own
+    table (lists of records and evaluation reports)."""
     scalars: dict[str, Any] = {}
-    records: dict[str, list[Any]] = {}
+    parts: dict[str, Any] = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            inner_scalars, inner_records = flatten(value, prefix=f"{name}.")
+        if is_report(value) or is_records(value):
+            parts[name] = value
+        elif isinstance(value, dict):
+            inner_scalars, inner_parts = flatten(value, prefix=f"{name}.")
             scalars.update(inner_scalars)
-            records.update(inner_records)
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            records[name] = value
+            parts.update(inner_parts)
         else:
             scalars[name] = value
-    return scalars, records
+    return scalars, parts
 
 
 def table(header: list[str], rows: list[list[str]], *, caption: str | None = None) -> nodes.table:
@@ -309,12 +326,140 @@ def records_table(records: list[dict[str, Any]], *, caption: str | None = None) 
     return table(columns, rows, caption=caption)
 
 
+def report_table(report: dict[str, Any], *, caption: str | None = None) -> nodes.table:
+    """An ``EvaluationReport.to_dict()`` as rows per type, then micro and macro."""
+    conll, strict = report["conlleval"], report["strict"]
+    header = ["type", "precision", "recall", "F1", "F1 (strict)", "support"]
+    rows = []
+    named = [(kind, conll["per_type"][kind]) for kind in sorted(conll.get("per_type", {}))]
+    named += [("micro avg", conll["micro"]), ("macro avg", conll["macro"])]
+    for name, scores in named:
+        if name.endswith(" avg"):
+            strict_scores = strict[name.split()[0]]
+        else:
+            strict_scores = strict.get("per_type", {}).get(name, {})
+        rows.append(
+            [
+                name,
+                format_value(float(scores["precision"])),
+                format_value(float(scores["recall"])),
+                format_value(float(scores["f1"])),
+                format_value(float(strict_scores["f1"])) if "f1" in strict_scores else "-",
+                format_value(scores["support"]),
+            ]
+        )
+    caption = f"{caption} ({report['n_sentences']} sentences)" if caption else None
+    return table(header, rows, caption=caption)
+
+
+def _similar_groups(children: dict[str, dict[str, Any]]) -> list[list[str]]:
+    """Group sibling objects whose flattened fields mostly agree (e.g. ``ner_bert`` vs
+    ``reference``): each group of two or more becomes one side-by-side table."""
+    keys = {name: set(flatten(child)[0]) for name, child in children.items()}
+    groups: list[list[str]] = []
+    for name in children:
+        for group in groups:
+            first = keys[group[0]]
+            shared = len(first & keys[name])
+            if shared >= 2 and shared / max(1, min(len(first), len(keys[name]))) >= 0.5:
+                group.append(name)
+                break
+        else:
+            groups.append([name])
+    return groups
+
+
+def _render_object(data: dict[str, Any], prefix: str, out: list[nodes.Node]) -> dict[str, Any]:
+    """Render ``data``'s tables into ``out``; return its remaining scalar fields (dotted)."""
+    scalars: dict[str, Any] = {}
+    children = {
+        key: value
+        for key, value in data.items()
+        if isinstance(value, dict) and not is_report(value)
+    }
+    grouped = [g for g in _similar_groups(children) if len(g) > 1]
+    in_group = {name for group in grouped for name in group}
+    done_groups: set[int] = set()
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if key in in_group:
+            index = next(i for i, g in enumerate(grouped) if key in g)
+            if index in done_groups:
+                continue
+            done_groups.add(index)
+            group = grouped[index]
+            flat = {member: flatten(children[member]) for member in group}
+            rows_keys: list[str] = []
+            for member in group:
+                rows_keys += [k for k in flat[member][0] if k not in rows_keys]
+            rows = [
+                [k, *(format_value(flat[m][0][k]) if k in flat[m][0] else "" for m in group)]
+                for k in rows_keys
+            ]
+            caption = (f"{prefix.rstrip('.')}: " if prefix else "") + " vs ".join(group)
+            out.append(table(["", *group], rows, caption=caption))
+            for member in group:
+                for part_name, part in flat[member][1].items():
+                    _render_part(part, f"{prefix}{member}.{part_name}", out)
+        elif is_report(value) or is_records(value):
+            _render_part(value, name, out)
+        elif isinstance(value, dict):
+            scalars.update(_render_object(value, f"{name}.", out))
+        else:
+            scalars[name] = value
+    return scalars
+
+
+def _render_part(value: Any, name: str, out: list[nodes.Node]) -> None:
+    if is_report(value):
+        out.append(report_table(value, caption=name))
+    else:
+        out.append(records_table(value, caption=name))
+
+
+def render_parts(path: Path, parts: list[str]) -> list[nodes.Node]:
+    """Only the named parts (dotted paths such as ``ner_bert.test_report``) of a results file.
+
+    A missing part is an error, so a renamed field breaks the docs build instead of quietly
+    dropping the table.
+    """
+    data = json.loads(path.read_text(encoding="utf-8"))
+    out: list[nodes.Node] = []
+    for part in parts:
+        value: Any = data
+        for key in part.split("."):
+            if not isinstance(value, dict) or key not in value:
+                raise KeyError(f"{path.name} has no field {part!r}")
+            value = value[key]
+        if is_report(value) or is_records(value):
+            _render_part(value, f"{path.name}: {part}", out)
+        elif isinstance(value, dict):
+            tables: list[nodes.Node] = []
+            scalars = _render_object(value, f"{part}.", tables)
+            if scalars:
+                rows = [[name, format_value(v)] for name, v in scalars.items()]
+                out.append(table(["field", "value"], rows, caption=f"{path.name}: {part}"))
+            out += tables
+        else:
+            out.append(table(["field", "value"], [[part, format_value(value)]]))
+    return out
+
+
 def render_result(path: Path) -> list[nodes.Node]:
-    """The nodes for one ``benchmarks/results/*.json`` file."""
+    """The nodes for one ``benchmarks/results/*.json`` file.
+
+    Scalar fields (nested objects flattened to dotted names) form a field/value table;
+    sibling objects with mostly the same fields (the sides of a comparison) form one
+    side-by-side table; lists of objects and evaluation reports get tables of their own.
+    """
     data = json.loads(path.read_text(encoding="utf-8"))
     out: list[nodes.Node] = []
     if isinstance(data, list):
-        out.append(records_table(data, caption=path.name))
+        out.append(
+            records_table(data, caption=path.name)
+            if is_records(data)
+            else nodes.paragraph(text=f"{path.name}: {format_value(data)}")
+        )
         return out
     if not isinstance(data, dict):
         out.append(nodes.paragraph(text=f"{path.name}: {format_value(data)}"))
@@ -322,13 +467,12 @@ def render_result(path: Path) -> list[nodes.Node]:
     for key in ("title", "description", "notes", "note"):
         if isinstance(data.get(key), str):
             out.append(nodes.paragraph(text=data[key]))
-    rest = {k: v for k, v in data.items() if k not in _META_KEYS}
-    scalars, records = flatten(rest)
+    tables: list[nodes.Node] = []
+    scalars = _render_object({k: v for k, v in data.items() if k not in _META_KEYS}, "", tables)
     if scalars:
         rows = [[name, format_value(value)] for name, value in scalars.items()]
         out.append(table(["field", "value"], rows, caption=path.name))
-    for name, items in records.items():
-        out.append(records_table(items, caption=f"{path.name}: {name}"))
+    out += tables
     for key in ("command", "reproduce"):
         command = data.get(key)
         if isinstance(command, list):
@@ -342,11 +486,15 @@ def render_result(path: Path) -> list[nodes.Node]:
 
 
 class BenchmarkResults(Directive):
-    """``.. benchmark-results:: [glob]`` with option ``:dir:`` (default ``benchmarks/results``,
-    relative to the repository root, the parent of the docs folder)."""
+    """``.. benchmark-results:: [glob]`` with options ``:dir:`` (default ``benchmarks/results``,
+    relative to the repository root, the parent of the docs folder) and ``:parts:`` (comma-
+    separated dotted paths: render only these fields of each file)."""
 
     optional_arguments = 1
-    option_spec: ClassVar[dict[str, Any]] = {"dir": directives.unchanged}
+    option_spec: ClassVar[dict[str, Any]] = {
+        "dir": directives.unchanged,
+        "parts": directives.unchanged,
+    }
 
     def run(self) -> list[nodes.Node]:
         env = self.state.document.settings.env
@@ -360,10 +508,14 @@ class BenchmarkResults(Directive):
             para += nodes.strong(text="Not measured yet")
             para += nodes.Text(f": no results file matches {where}.")
             return [para]
+        parts = [p.strip() for p in self.options.get("parts", "").split(",") if p.strip()]
         out: list[nodes.Node] = []
         for path in paths:
             env.note_dependency(str(path))
-            out += render_result(path)
+            try:
+                out += render_parts(path, parts) if parts else render_result(path)
+            except (KeyError, ValueError) as exc:
+                raise self.error(f"benchmark-results: {path}: {exc}") from exc
         return out
 
 
