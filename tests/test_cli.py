@@ -382,3 +382,15 @@ def test_config_file_unknown_key_lists_valid_ones(tmp_path, capsys):
     config.write_text("epochs = \n")
     assert main(["train", "--config", str(config)]) == 2
     one_line_error(capsys.readouterr().err, "not valid TOML", "line 1")
+
+
+def test_predict_errors_after_the_options_are_parsed(tiny_model_dir, tmp_path, capsys):
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("Zoë lives in Paris.\n".encode("latin-1"))
+    assert main(["predict", "--model", str(tiny_model_dir), str(latin)]) == 2
+    one_line_error(capsys.readouterr().err, str(latin), "not UTF-8")
+    text = tmp_path / "t.txt"
+    text.write_text("Paris.\n")
+    out = tmp_path / "no" / "such" / "out.jsonl"
+    assert main(["predict", "--model", str(tiny_model_dir), str(text), "-o", str(out)]) == 2
+    one_line_error(capsys.readouterr().err, str(out), "folder does not exist")

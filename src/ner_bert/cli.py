@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ from .cli_config import (
     dump_toml,
     resolve_train_options,
 )
-from .errors import ConfigError, DataNotFoundError, NerBertError
+from .errors import DataFormatError, DataNotFoundError, NerBertError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .evaluation import EvaluationReport
@@ -340,54 +341,83 @@ def _predict(args: argparse.Namespace) -> int:
     for path in files:
         if str(path) != "-":
             _require_file(path, "input")
-    documents = list(_documents(files, whole_file=args.whole_file))
+    for path in (args.output, args.html):
+        if path is not None and not path.parent.is_dir():
+            raise DataNotFoundError(f"{path}: its folder does not exist; create it first.")
+    if "-" in map(str, files) and sys.stdin.isatty():
+        print(f"{PROG}: reading text from stdin (end with Ctrl-D)", file=sys.stderr)
     predictor = _load_predictor(args)
     from .html import Document, render_html
 
-    rendered: list[Document] = []
-    lines: list[str] = []
-    if args.tokenized:
-        from .aggregation import char_entities
+    # Stream: documents are read, predicted and written chunk by chunk (constant memory),
+    # except for the HTML page, which keeps what it shows.
+    documents = _documents(files, whole_file=args.whole_file)
+    rendered: list[Document] | None = [] if args.html is not None else None
+    with contextlib.ExitStack() as stack:
+        out: IO[str] | None = sys.stdout if args.html is None else None
+        if args.output is not None:
+            out = stack.enter_context(args.output.open("w", encoding="utf-8"))
+        for document, lines in _predicted(predictor, documents, args):
+            if out is not None:
+                out.writelines(lines)
+            if rendered is not None:
+                rendered.append(document)
+        if out is not None:
+            out.flush()
+    if rendered is not None:
+        _write(args.html, render_html(rendered, meta=f"model: {args.model}"))
+        print(f"wrote {args.html} ({len(rendered)} documents)", file=sys.stderr)
+    return 0
 
-        sentences = [text.split() for _, text in documents]
+
+def _predicted(
+    predictor: Any, documents: Iterator[tuple[str, str]], args: argparse.Namespace
+) -> Iterator[tuple[Any, list[str]]]:
+    """``(html.Document, output lines)`` of each document, in input order."""
+    from .html import Document
+
+    if not args.tokenized:
+        first, second = itertools.tee(documents)
+        stream = predictor.predict_stream(
+            (text for _, text in first), batch_size=args.batch_size, progress=_progress(args)
+        )
+        for (source, text), entities in zip(second, stream, strict=True):
+            record = {"source": source, "text": text, "entities": [e.to_dict() for e in entities]}
+            line = json.dumps(record, ensure_ascii=False) + "\n"
+            yield Document(text=text, entities=entities, source=source), [line]
+        return
+    from .aggregation import char_entities
+
+    while chunk := list(itertools.islice(documents, 1024)):
+        sentences = [text.split() for _, text in chunk]
         predictions = predictor.predict_words(sentences, batch_size=args.batch_size)
-        for (source, _), words, tags in zip(documents, sentences, predictions, strict=True):
-            lines += [f"{w}\t{p.tag}\t{p.score:.4f}\n" for w, p in zip(words, tags, strict=True)]
-            lines.append("\n")
+        for (source, _), words, tags in zip(chunk, sentences, predictions, strict=True):
+            lines = [f"{w}\t{p.tag}\t{p.score:.4f}\n" for w, p in zip(words, tags, strict=True)]
             text, spans = _join_words(words)
             entities = char_entities(text, spans, [p.tag for p in tags], [p.score for p in tags])
-            rendered.append(Document(text=text, entities=entities, source=source))
-    else:
-        stream = predictor.predict_stream(
-            (text for _, text in documents), batch_size=args.batch_size, progress=_progress(args)
-        )
-        for (source, text), entities in zip(documents, stream, strict=True):
-            record = {"source": source, "text": text, "entities": [e.to_dict() for e in entities]}
-            lines.append(json.dumps(record, ensure_ascii=False) + "\n")
-            rendered.append(Document(text=text, entities=entities, source=source))
-
-    if args.html is not None:
-        page = render_html(rendered, meta=f"model: {args.model}")
-        args.html.write_text(page, encoding="utf-8")
-        print(f"wrote {args.html} ({len(rendered)} documents)", file=sys.stderr)
-    if args.output is not None:
-        args.output.write_text("".join(lines), encoding="utf-8")
-    elif args.html is None:
-        _write_lines(sys.stdout, lines)
-    return 0
+            yield Document(text=text, entities=entities, source=source), [*lines, "\n"]
 
 
 def _documents(files: Sequence[Path], *, whole_file: bool) -> Iterator[tuple[str, str]]:
     """``(source, text)`` of each document: each non-blank line, or each whole file."""
     for path in files:
         name = "<stdin>" if str(path) == "-" else str(path)
-        text = sys.stdin.read() if str(path) == "-" else _read_text(path)
-        if whole_file:
-            yield name, text
-            continue
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                yield f"{name}:{number}", line
+        with contextlib.ExitStack() as stack:
+            handle = (
+                sys.stdin if name == "<stdin>" else stack.enter_context(path.open(encoding="utf-8"))
+            )
+            try:
+                if whole_file:
+                    yield name, handle.read()
+                    continue
+                for number, line in enumerate(handle, start=1):
+                    if line.strip():
+                        yield f"{name}:{number}", line.rstrip("\n")
+            except UnicodeDecodeError as error:
+                raise DataFormatError(
+                    f"{name}: is not UTF-8 text ({error.reason} at byte {error.start}); "
+                    "convert it to UTF-8 first (e.g. iconv -t utf-8)."
+                ) from None
 
 
 def _join_words(words: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
@@ -398,11 +428,6 @@ def _join_words(words: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
     return " ".join(words), spans
 
 
-def _write_lines(stream: IO[str], lines: Sequence[str]) -> None:
-    stream.writelines(lines)
-    stream.flush()
-
-
 # ---------------------------------------------------------------------------------- shared
 
 
@@ -411,13 +436,6 @@ def _require_file(path: Path, what: str) -> None:
         raise DataNotFoundError(f"{what} {path}: no such file (cwd is {Path.cwd()}).")
     if not path.is_file():
         raise DataNotFoundError(f"{what} {path}: is not a file; pass a data file.")
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"{path}: is not UTF-8 text ({error.reason}).") from None
 
 
 def _read_data(path: Path, data_format: str | None) -> list[TaggedSentence]:
