@@ -3,13 +3,16 @@
 ``enter_workspace()`` builds, once per process, a temporary folder::
 
     bert-base-cased/      a tiny random BERT encoder + WordPiece tokenizer (no head)
-    my-ner-model/         that encoder fine-tuned by NERTrainer for two epochs on train.txt
+    my-ner-model/         a tiny model trained on a synthetic task (tests/tiny_trained.py),
+                          saved by ner_bert: it finds "John"/"Mary" (+ "Smith") as PER,
+                          "Paris"/"London"/"Berlin" as LOC, "Reuters"/"European Union" as ORG
     conll2003/{train,valid,test}.txt   a few IOB2 sentences in CoNLL-2003's format
 
 and makes it the current directory, so the snippets in the docs use the same names a user
 would (``NERTrainer("bert-base-cased")``, ``"conll2003/train.txt"``) and still run offline in
-seconds: transformers loads a local folder before it looks at the Hub. The models are random,
-so the snippets only check what holds for any model (types, offsets that slice the text).
+seconds: transformers loads a local folder before it looks at the Hub. Only my-ner-model
+really finds entities (the synthetic ones above), so only snippets that use it show exact
+entities; the others check what holds for any model (types, offsets that slice the text).
 ``leave_workspace()`` restores the previous directory.
 """
 
@@ -31,18 +34,17 @@ def build_workspace(directory: Path) -> Path:
     sys.path.insert(0, str(ROOT / "tests"))
     try:
         import tiny_models
+        import tiny_trained
     finally:
         sys.path.remove(str(ROOT / "tests"))
+    from ner_bert import NERPredictor
+
     tiny_models.build_tiny_encoder(directory / "bert-base-cased")
     for name, n in (("train", 24), ("valid", 12), ("test", 12)):
         tiny_models.write_sample_conll(directory / "conll2003" / f"{name}.txt", n_sentences=n)
-
-    from ner_bert import NERTrainer, TrainingConfig, read_conll
-
-    config = TrainingConfig(epochs=2, batch_size=8, learning_rate=1e-3, progress_bar=False)
-    trainer = NERTrainer(directory / "bert-base-cased", config=config)
-    trainer.train(read_conll(directory / "conll2003" / "train.txt"))
-    trainer.save(directory / "my-ner-model")
+    # A tiny model trained on a synthetic task, saved the way ner_bert saves models.
+    raw = tiny_trained.build_trained_tiny_bert(directory / "_trained")
+    NERPredictor.from_pretrained(raw).save(directory / "my-ner-model")
     return directory
 
 
