@@ -30,6 +30,18 @@ _MAX_WINDOW = 512
 
 _LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, ImportError)
 
+# Files of which a local model directory needs at least one to have a tokenizer.
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "vocab.json",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "spm.model",
+    "tokenizer.model",
+)
+
 
 def _hint(source: str) -> str:
     if Path(source).expanduser().exists():
@@ -48,6 +60,13 @@ def load_tokenizer(source: str) -> Any:
     """
     from transformers import AutoTokenizer
 
+    local = Path(source).expanduser()
+    if local.is_dir() and not any((local / name).is_file() for name in _TOKENIZER_FILES):
+        raise ModelLoadError(
+            f"{source}: could not load a tokenizer: the directory has none of "
+            f"{', '.join(_TOKENIZER_FILES)}. Save the tokenizer with the model "
+            "(tokenizer.save_pretrained(path))."
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
     except _LOAD_ERRORS as exc:
