@@ -40,7 +40,9 @@ MENTIONS = [
 ]
 
 
-def synthetic(n: int, seed: int, *, min_words: int = 3, max_words: int = 10) -> list[TaggedSentence]:
+def synthetic(
+    n: int, seed: int, *, min_words: int = 3, max_words: int = 10
+) -> list[TaggedSentence]:
     """Sentences of filler words with PER/LOC/ORG mentions (some of two words)."""
     rng = random.Random(seed)
     out = []
@@ -223,7 +225,9 @@ def test_interrupted_run_resumed_matches_uninterrupted(tiny_encoder_dir: Path, t
     assert [p.name for p in list_checkpoints(checkpoints)] == ["epoch-0001"]
 
     train, dev = synthetic(120, 10), synthetic(40, 11)
-    resumed = NERTrainer(tiny_encoder_dir, config=fast_config(epochs=3, checkpoint_dir=str(checkpoints)))
+    resumed = NERTrainer(
+        tiny_encoder_dir, config=fast_config(epochs=3, checkpoint_dir=str(checkpoints))
+    )
     resumed_result = resumed.train(train, eval=dev, resume_from=checkpoints)
     straight = NERTrainer(tiny_encoder_dir, config=fast_config(epochs=3))
     straight_result = straight.train(train, eval=dev)
@@ -241,7 +245,7 @@ def test_interrupted_run_resumed_matches_uninterrupted(tiny_encoder_dir: Path, t
 
 def test_resume_from_missing_checkpoint_is_a_clear_error(tiny_encoder_dir: Path, tmp_path: Path):
     trainer = NERTrainer(tiny_encoder_dir, config=fast_config(epochs=1))
-    with pytest.raises(NerBertError, match="holds no complete checkpoint|does not exist"):
+    with pytest.raises(NerBertError, match=r"holds no complete checkpoint|does not exist"):
         trainer.train(synthetic(10, 0), resume_from=tmp_path / "nothing")
 
 
@@ -326,7 +330,7 @@ def test_encoder_decoder_and_decoder_only_checkpoints(tmp_path: Path) -> None:
         directory = tmp_path / name
         config.save_pretrained(directory)
         shutil.copy(Path(__file__).parent / "tiny_models.py", directory / "unused.py")
-        with pytest.raises(ModelLoadError, match="encoder-decoder|not a bidirectional encoder"):
+        with pytest.raises(ModelLoadError, match=r"encoder-decoder|not a bidirectional encoder"):
             NERTrainer(directory, config=fast_config())
 
 
@@ -363,7 +367,7 @@ def test_save_refuses_foreign_directory_and_untrained_model(
     tiny_encoder_dir: Path, tmp_path: Path
 ) -> None:
     trainer = NERTrainer(tiny_encoder_dir, config=fast_config())
-    with pytest.raises(ModelLoadError, match="call trainer.train first"):
+    with pytest.raises(ModelLoadError, match=r"call trainer\.train first"):
         trainer.save(tmp_path / "new")
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "notes.txt").write_text("x")
