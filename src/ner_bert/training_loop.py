@@ -101,7 +101,7 @@ def run(
     batches_per_epoch = math.ceil(math.ceil(len(windows) / config.batch_size) / world)
     steps_per_epoch = math.ceil(batches_per_epoch / config.gradient_accumulation_steps)
     total_steps = steps_per_epoch * config.epochs
-    scheduler = get_linear_schedule_with_warmup(
+    scheduler = get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
         optimizer, math.ceil(config.warmup_ratio * total_steps), total_steps
     )
     scaler = torch.amp.GradScaler(device.type) if dtype is torch.float16 else None
@@ -148,8 +148,8 @@ def run(
             group_by_length=config.group_by_length,
         )
         if world > 1:
-            while len(batches) % world:
-                batches.append(batches[len(batches) % max(1, len(batches))])
+            # Every process needs the same number of batches: repeat a few from the start.
+            batches += batches[: -len(batches) % world]
             batches = batches[rank::world]
         loss_sum = torch.zeros((), device=device)
         n_loss = 0

@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from .errors import ModelLoadError
-from .labels import LabelError, LabelSet
+from .errors import LabelError, ModelLoadError
+from .labels import LabelSet
 
 __all__ = [
     "decay_parameter_groups",
