@@ -412,3 +412,38 @@ def test_fp16_on_cpu_is_a_config_error(tiny_encoder_dir: Path) -> None:
     trainer = NERTrainer(tiny_encoder_dir, config=fast_config(mixed_precision="fp16", device="cpu"))
     with pytest.raises(ConfigError, match="fp16"):
         trainer.train(synthetic(10, 0))
+
+
+def test_byte_level_bpe_tokenizer_gets_add_prefix_space(tmp_path: Path) -> None:
+    import tiny_models
+    from transformers import RobertaConfig, RobertaModel, RobertaTokenizer
+
+    directory = tmp_path / "roberta"
+    tiny_models.build_bpe_tokenizer(directory)
+    tokenizer = RobertaTokenizer(
+        vocab=str(directory / "vocab.json"),
+        merges=str(directory / "merges.txt"),
+        add_prefix_space=False,  # as many RoBERTa checkpoints ship
+        model_max_length=64,
+    )
+    tokenizer.save_pretrained(directory)
+    config = RobertaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=66,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    RobertaModel(config).save_pretrained(directory)
+    trainer = NERTrainer(directory, config=fast_config(epochs=1))
+    assert trainer.max_length == 64
+    [encoded] = trainer._encoder.encode_words([["london", "paris"]])
+    pieces = trainer.tokenizer.convert_ids_to_tokens(encoded.ids.tolist())
+    first = [pieces[i] for i, w in enumerate(encoded.word_ids) if encoded.word_ids.index(w) == i]
+    assert all(piece.startswith("Ġ") for piece in first), pieces
+    trainer.train(synthetic(20, 0))
+    trainer.save(tmp_path / "saved")
+    saved = json.loads((tmp_path / "saved" / "tokenizer_config.json").read_text())
+    assert saved.get("add_prefix_space") is True
