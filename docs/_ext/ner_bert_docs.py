@@ -502,6 +502,11 @@ class BenchmarkResults(Directive):
         directory = root / self.options.get("dir", "benchmarks/results")
         pattern = self.arguments[0] if self.arguments else "*.json"
         paths = sorted(directory.glob(pattern))
+        # Sphinx re-reads a document whose dependency is not a file, so a page that says "not
+        # measured yet", or whose pattern could match new files, is rebuilt every time and
+        # picks up results that appear later.
+        if not paths or any(c in pattern for c in "*?["):
+            env.note_dependency(str(directory / pattern))
         if not paths:
             where = f"{directory.relative_to(root)}/{pattern}"
             para = nodes.paragraph()
