@@ -5,7 +5,8 @@ Run::
     python examples/evaluate.py --model conll-model --data path/to/conll2003/test.txt
     NER_BERT_DATA=path/to/conll2003 python examples/evaluate.py --model conll-model
 
-``--data`` defaults to ``$NER_BERT_DATA/test.txt``; ``--max-sentences N`` scores only the
+``--data`` defaults to ``$NER_BERT_DATA/test.txt`` (``NER_BERT_DATA`` defaults to
+``../shared/data/conll2003``); ``--max-sentences N`` scores only the
 first N sentences. Prints precision, recall and F1 per type and their micro/macro averages in
 the conlleval-compatible and strict IOB2 modes, then a few sentences with errors. Works for
 any token-classification model folder, not only ner_bert's (pass ``--labels`` for a model
@@ -20,6 +21,8 @@ from pathlib import Path
 
 from ner_bert import NERPredictor, evaluate_tags, read_conll
 
+DEFAULT_DATA = "../shared/data/conll2003"
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -29,11 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labels", nargs="+", default=None, help="IOB2 labels in id order")
     parser.add_argument("--show-errors", type=int, default=3)
     args = parser.parse_args(argv)
-    data = args.data
-    if data is None:
-        if "NER_BERT_DATA" not in os.environ:
-            parser.error("give --data or set NER_BERT_DATA to the CoNLL-2003 folder")
-        data = Path(os.environ["NER_BERT_DATA"]) / "test.txt"
+    data = args.data or Path(os.environ.get("NER_BERT_DATA", DEFAULT_DATA)) / "test.txt"
+    if not data.is_file():
+        parser.error(f"{data} does not exist: give --data or set NER_BERT_DATA")
 
     sentences = read_conll(data)[: args.max_sentences]
     predictor = NERPredictor.from_pretrained(args.model, labels=args.labels)

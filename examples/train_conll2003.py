@@ -5,6 +5,7 @@ Run (the data folder holds train.txt, valid.txt and test.txt in CoNLL format)::
     python examples/train_conll2003.py --data path/to/conll2003 --output conll-model
     NER_BERT_DATA=path/to/conll2003 python examples/train_conll2003.py --epochs 3
 
+``--data`` defaults to ``$NER_BERT_DATA``, else ``../shared/data/conll2003``.
 Options: ``--model`` (default ``bert-base-cased``: any local folder or hub name of an encoder
 with a fast tokenizer), ``--epochs``, ``--batch-size``, ``--learning-rate``, ``--max-length``,
 and ``--max-sentences N`` to use only the first N sentences of each split (a quick try-out).
@@ -21,10 +22,14 @@ from pathlib import Path
 
 from ner_bert import NERTrainer, TrainingConfig, read_conll
 
+DEFAULT_DATA = "../shared/data/conll2003"
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=os.environ.get("NER_BERT_DATA"))
+    parser.add_argument(
+        "--data", type=Path, default=Path(os.environ.get("NER_BERT_DATA", DEFAULT_DATA))
+    )
     parser.add_argument("--model", default="bert-base-cased")
     parser.add_argument("--output", type=Path, default=Path("conll-model"))
     parser.add_argument("--epochs", type=int, default=3)
@@ -33,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--max-sentences", type=int, default=None)
     args = parser.parse_args(argv)
-    if args.data is None:
-        parser.error("give --data or set NER_BERT_DATA to the CoNLL-2003 folder")
+    if not (args.data / "train.txt").is_file():
+        parser.error(f"no train.txt in {args.data}: give --data or set NER_BERT_DATA")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     train, dev, test = (

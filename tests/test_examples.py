@@ -145,3 +145,23 @@ def test_spacy_example(trained: tuple[Path, str], tmp_path: Path) -> None:
     assert "PRODUCT  'Golf GTI'" in proc.stdout
     assert "spacy.load gives the same entities" in proc.stdout
     assert (tmp_path / "pipeline" / "ner_bert" / "model" / "ner_bert.json").is_file()
+
+
+def test_examples_say_where_the_data_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere"
+    for script in ("train_conll2003.py", "evaluate.py"):
+        argv = sys.argv
+        sys.argv = [script, "--model", "unused"]
+        try:
+            with (
+                _environment({"NER_BERT_DATA": str(missing)}),
+                pytest.raises(SystemExit) as exit_info,
+            ):
+                runpy.run_path(str(EXAMPLES / script), run_name="__main__")
+        finally:
+            sys.argv = argv
+        assert exit_info.value.code == 2, script
+        err = capsys.readouterr().err
+        assert str(missing) in err and "NER_BERT_DATA" in err, err
