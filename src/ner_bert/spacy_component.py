@@ -26,8 +26,8 @@ Example configuration (``config.cfg``)::
     [components.ner_bert]
     factory = "ner_bert"
     model = "models/my-ner"   # a ner_bert/Hugging Face model directory or hub name
-    batch_size = 32           # sequences per forward pass
-    aggregation = "first"     # first | average | max
+    batch_size = 64           # sequences (or windows of long docs) per forward pass
+    aggregation = null        # first | average | max; null: the one saved with the model
     device = null             # "cpu", "cuda", "cuda:1"; null picks cuda when available
     policy = "keep"           # keep | overwrite | replace_overlapping | spans_only
     spans_key = null          # e.g. "ner_bert": every prediction also in doc.spans[key]
@@ -47,19 +47,22 @@ core, use ``torch.set_num_threads(1)``. On a GPU, use one process (``n_process=1
 larger ``batch_size`` instead.
 """
 
+import itertools
 import logging
+import os
 import sys
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any
 
 import srsly
 from spacy.language import Language
 from spacy.scorer import get_ner_prf
 from spacy.tokens import Doc, Span
 from spacy.training import Example
-from spacy.util import SimpleFrozenList, minibatch
+from spacy.util import SimpleFrozenList
 
 from .errors import ConfigError, ModelLoadError
 from .labels import tags_to_spans
@@ -161,13 +164,13 @@ class NerBertComponent:
         name: str = "ner_bert",
         *,
         model: str,
-        batch_size: int = 32,
-        aggregation: str = "first",
-        device: Optional[str] = None,
+        batch_size: int = 64,
+        aggregation: str | None = None,
+        device: str | None = None,
         policy: str = "keep",
-        spans_key: Optional[str] = None,
-        labels: Optional[List[str]] = None,
-        scorer: Optional[Callable[..., Dict[str, Any]]] = get_ner_prf,
+        spans_key: str | None = None,
+        labels: list[str] | None = None,
+        scorer: Callable[..., dict[str, Any]] | None = get_ner_prf,
         load: bool = True,
     ) -> None:
         from .aggregation import parse_aggregation
@@ -180,7 +183,7 @@ class NerBertComponent:
                 f"got {batch_size!r}."
             )
         self.batch_size = batch_size
-        self.aggregation = parse_aggregation(aggregation).value
+        self.aggregation = parse_aggregation(aggregation).value if aggregation else None
         self.device = device or None
         self.policy = parse_policy(policy)
         self.spans_key = spans_key or None
@@ -192,8 +195,9 @@ class NerBertComponent:
             )
         self.label_names = list(labels) if labels else None
         self.scorer = scorer
-        self._predictor: Optional["NERPredictor"] = None
-        self._tmpdir: Optional[tempfile.TemporaryDirectory[str]] = None
+        self._predictor: NERPredictor | None = None
+        self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        self._pid = os.getpid()
         _register_extensions()
         if load:
             if not self.model.strip():
@@ -206,6 +210,7 @@ class NerBertComponent:
     # -- model -------------------------------------------------------------------------
 
     def _load(self, path_or_name: "str | Path") -> "NERPredictor":
+        from .config import PredictionConfig
         from .prediction import NERPredictor
 
         location = str(path_or_name)
@@ -217,13 +222,15 @@ class NerBertComponent:
                 "(it does not exist, or it is a file); give the folder a ner_bert model was "
                 f"saved to, e.g. {_ADD_PIPE_HINT}."
             )
-        predictor = NERPredictor.from_pretrained(
+        config = None
+        if self.aggregation is not None:
+            config = PredictionConfig(aggregation=self.aggregation, batch_size=self.batch_size)
+        return NERPredictor.from_pretrained(
             local if looks_local else location,
             device=self.device,
             labels=self.label_names,
-            aggregation=self.aggregation,
+            config=config,
         )
-        return predictor
 
     @property
     def predictor(self) -> "NERPredictor":
@@ -238,7 +245,7 @@ class NerBertComponent:
         return self._predictor
 
     @property
-    def labels(self) -> Tuple[str, ...]:
+    def labels(self) -> tuple[str, ...]:
         """The entity types of the model (empty until the model is loaded)."""
         if self._predictor is None:
             return ()
@@ -246,9 +253,9 @@ class NerBertComponent:
 
     def initialize(
         self,
-        get_examples: Optional[Callable[[], Iterable[Example]]] = None,
+        get_examples: Callable[[], Iterable[Example]] | None = None,
         *,
-        nlp: Optional[Language] = None,
+        nlp: Language | None = None,
     ) -> None:
         """Load the model if it is not loaded yet (``nlp.initialize()``); no training."""
         _ = self.predictor
@@ -270,22 +277,46 @@ class NerBertComponent:
         """
         if batch_size < 1:
             raise ConfigError(f"ner_bert component: batch_size must be >= 1, got {batch_size}.")
-        for docs in minibatch(stream, size=batch_size):
+        self._guard_forked_process()
+        stream = iter(stream)
+        while docs := list(itertools.islice(stream, batch_size)):
             self._annotate(docs)
             yield from docs
 
-    def _annotate(self, docs: List[Doc]) -> None:
+    def _guard_forked_process(self) -> None:
+        """In a forked worker (``nlp.pipe(..., n_process=k)``), run torch on one thread.
+
+        A process forked after torch used its OpenMP thread pool inherits a pool whose threads
+        do not exist in the child, and the first multi-threaded operation hangs forever. So
+        each worker uses one thread: ``n_process=k`` uses ``k`` cores.
+        """
+        pid = os.getpid()
+        if pid == self._pid:
+            return
+        self._pid = pid
+        import torch
+
+        if torch.get_num_threads() > 1:
+            logger.info(
+                "ner_bert component %r: forked worker process %d runs torch on 1 thread "
+                "(forked processes cannot use the parent's thread pool).",
+                self.name,
+                pid,
+            )
+            torch.set_num_threads(1)
+
+    def _annotate(self, docs: list[Doc]) -> None:
         predictor = self.predictor
-        token_ids: List[List[int]] = []
+        token_ids: list[list[int]] = []
         for doc in docs:
             token_ids.append([token.i for token in doc if not token.is_space])
         todo = [i for i, ids in enumerate(token_ids) if ids]
         words = [[docs[i][t].text for t in token_ids[i]] for i in todo]
         predictions = predictor.predict_words(words, batch_size=self.batch_size) if words else []
-        by_doc: Dict[int, List[Tuple[Span, float]]] = {}
-        for i, preds in zip(todo, predictions):
+        by_doc: dict[int, list[tuple[Span, float]]] = {}
+        for i, preds in zip(todo, predictions, strict=True):
             doc, ids = docs[i], token_ids[i]
-            spans: List[Tuple[Span, float]] = []
+            spans: list[tuple[Span, float]] = []
             for mention in tags_to_spans([p.tag for p in preds]):
                 scores = [p.score for p in preds[mention.start : mention.end]]
                 span = Span(doc, ids[mention.start], ids[mention.end - 1] + 1, label=mention.label)
@@ -294,12 +325,12 @@ class NerBertComponent:
         for i, doc in enumerate(docs):
             self._set_annotations(doc, by_doc.get(i, []))
 
-    def _set_annotations(self, doc: Doc, predicted: List[Tuple[Span, float]]) -> None:
+    def _set_annotations(self, doc: Doc, predicted: list[tuple[Span, float]]) -> None:
         for span, score in predicted:
             span._.set(SCORE_EXTENSION, score)
         if self.spans_key is not None:
-            group = doc.spans[self.spans_key] = [span for span, _ in predicted]
-            group.attrs["scores"] = [score for _, score in predicted]
+            doc.spans[self.spans_key] = [span for span, _ in predicted]
+            doc.spans[self.spans_key].attrs["scores"] = [score for _, score in predicted]
         ours = [span for span, _ in predicted]
         if self.policy is EntsPolicy.SPANS_ONLY:
             return
@@ -318,7 +349,7 @@ class NerBertComponent:
             self._warn_unplaced([s for s in ours if not taken.isdisjoint(range(s.start, s.end))])
         doc.ents = sorted(existing + placed, key=lambda s: s.start)
 
-    def _warn_unplaced(self, spans: List[Span]) -> None:
+    def _warn_unplaced(self, spans: list[Span]) -> None:
         shown = "; ".join(
             f"{s.text!r} {s.label_} [{s.start_char}:{s.end_char}]" for s in spans[:20]
         )
@@ -341,7 +372,7 @@ class NerBertComponent:
 
     # -- scoring -----------------------------------------------------------------------
 
-    def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> dict[str, Any]:
         """Score ``doc.ents`` against the references: ``ents_p/r/f`` and ``ents_per_type``."""
         if self.scorer is None:
             return {}
@@ -413,8 +444,8 @@ def _token_set(spans: Iterable[Span]) -> "set[int]":
     assigns=["doc.ents", "token.ent_iob", "token.ent_type", "span._.ner_bert_score"],
     default_config={
         "model": "",
-        "batch_size": 32,
-        "aggregation": "first",
+        "batch_size": 64,
+        "aggregation": None,
         "device": None,
         "policy": "keep",
         "spans_key": None,
@@ -433,12 +464,12 @@ def make_ner_bert(
     name: str,
     model: str,
     batch_size: int,
-    aggregation: str,
-    device: Optional[str],
+    aggregation: str | None,
+    device: str | None,
     policy: str,
-    spans_key: Optional[str],
-    labels: Optional[List[str]],
-    scorer: Optional[Callable[..., Dict[str, Any]]],
+    spans_key: str | None,
+    labels: list[str] | None,
+    scorer: Callable[..., dict[str, Any]] | None,
 ) -> NerBertComponent:
     """Create the ``ner_bert`` component (called by ``nlp.add_pipe("ner_bert", config=...)``).
 
