@@ -338,3 +338,37 @@ def test_config_validation() -> None:
         PredictionConfig.from_dict({"batchsize": 3})
     config = PredictionConfig(precision="bf16", stride=10, max_length=32)
     assert PredictionConfig.from_dict(config.to_dict()) == config
+
+
+def test_hub_name_offline_is_a_load_error() -> None:
+    # conftest sets HF_HUB_OFFLINE=1: nothing is fetched, the error names the model.
+    with pytest.raises(ModelLoadError, match="no-such-org/no-such-model"):
+        NERPredictor.from_pretrained("no-such-org/no-such-model")
+
+
+def test_byte_level_bpe_model(bpe_tokenizer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A RoBERTa-style model: <s>/</s> specials, position offset, byte-level offsets."""
+    import torch
+    from transformers import RobertaConfig, RobertaForTokenClassification
+
+    torch.manual_seed(0)
+    config = RobertaConfig(
+        vocab_size=len(bpe_tokenizer),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=24 + 2,
+        pad_token_id=bpe_tokenizer.pad_token_id,
+        id2label=dict(enumerate(tiny_models.LABELS)),
+        label2id={label: i for i, label in enumerate(tiny_models.LABELS)},
+    )
+    RobertaForTokenClassification(config).save_pretrained(tmp_path)
+    bpe_tokenizer.model_max_length = 512  # the position embeddings are the real limit
+    bpe_tokenizer.save_pretrained(tmp_path)
+    p = NERPredictor.from_pretrained(tmp_path, config=PredictionConfig(precision="fp32"))
+    assert p.max_length == 24
+    text = "  Jóhn lives in\tParis 😀, new york\r\n" * 20
+    check_offsets(text, p.predict_text(text))
+    words = ["john", "", "lives", "in", "paris"] * 10
+    assert len(p.predict_words([words])[0]) == len(words)
