@@ -51,7 +51,8 @@ _MARK = (
 )
 _LEGEND = (
     '<mark class="legend" style="background: {color}; padding: 0.25em 0.6em; margin-right: '
-    '0.5em; border-radius: 0.35em; font-size: 0.8em; font-weight: bold;">{label}</mark>'
+    '0.5em; border-radius: 0.35em; font-size: 0.8em; font-weight: bold; color: #222;">'
+    "{label}</mark>"
 )
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
