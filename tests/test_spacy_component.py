@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -227,6 +228,15 @@ def test_policy_keep_keeps_existing_and_warns(gaz_model_dir, ours, caplog) -> No
     dropped = doc[ours[0][0] : ours[0][1]].text
     assert "1 prediction(s)" in caplog.text and repr(dropped) in caplog.text
     assert [(s.start, s.end, s.label_) for s in doc.spans["ner_bert"]] == ours  # none lost
+
+
+def test_policy_keep_rerun_is_quiet_and_idempotent(nlp: Language, caplog) -> None:
+    doc = nlp(TEXTS[0])
+    before = _ents(doc)
+    with caplog.at_level(logging.WARNING, logger="ner_bert.spacy_component"):
+        nlp.get_pipe("ner_bert")(doc)  # its own entities are already there: nothing to warn
+    assert _ents(doc) == before
+    assert caplog.text == ""
 
 
 def test_earlier_entity_ruler_entities_survive(gaz_model_dir, ours) -> None:
@@ -490,3 +500,9 @@ def test_generic_label_names_can_be_renamed(tmp_path) -> None:
     nlp.add_pipe("ner_bert", config={"model": str(model), "labels": list(tiny_models.LABELS)})
     assert set(nlp.get_pipe("ner_bert").labels) == set(tiny_models.ENTITY_TYPES)
     assert {e.label_ for d in nlp.pipe(TEXTS) for e in d.ents} <= set(tiny_models.ENTITY_TYPES)
+
+
+def test_pickle_round_trip(nlp: Language) -> None:
+    again = pickle.loads(pickle.dumps(nlp))
+    assert [_ents(d) for d in again.pipe(TEXTS)] == [_ents(d) for d in nlp.pipe(TEXTS)]
+    assert again.get_pipe("ner_bert").policy.value == "keep"

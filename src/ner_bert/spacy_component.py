@@ -40,11 +40,13 @@ The ``model`` setting keeps naming the original; it is only read when the compon
 created with ``nlp.add_pipe`` (a missing model is an error right there) or, for a pipeline
 built from a config without saved weights, at ``nlp.initialize()`` or the first doc.
 
-Multiprocessing: ``nlp.pipe(texts, n_process=2, batch_size=64)`` works. Each process runs
-its own copy of the model, so give each one a share of the cores, e.g. on a 4-core machine
-``torch.set_num_threads(2)`` before ``nlp.pipe(..., n_process=2)``; with one process per
-core, use ``torch.set_num_threads(1)``. On a GPU, use one process (``n_process=1``) and a
-larger ``batch_size`` instead.
+Multiprocessing: ``nlp.pipe(texts, n_process=2, batch_size=64)`` works. spaCy forks the
+worker processes, and a process forked after torch has used its thread pool hangs on its
+first multi-threaded operation, so each worker runs torch on **one thread** (the component
+sets this in the worker, the parent keeps its setting). ``n_process=k`` thus uses ``k``
+cores: on a 4-core machine use ``n_process=4``, or ``n_process=1`` (the default), which uses
+all cores through torch's own threads and is usually as fast. On a GPU, use one process and a
+larger ``batch_size``: CUDA cannot be used in forked processes.
 """
 
 import itertools
@@ -160,7 +162,7 @@ class NerBertComponent:
 
     def __init__(
         self,
-        nlp: Language,
+        nlp: Language | None,
         name: str = "ner_bert",
         *,
         model: str,
@@ -344,9 +346,15 @@ class NerBertComponent:
             doc.ents = sorted(kept + ours, key=lambda s: s.start)
             return
         taken = _token_set(existing)
-        placed = [s for s in ours if taken.isdisjoint(range(s.start, s.end))]
-        if len(placed) < len(ours):
-            self._warn_unplaced([s for s in ours if not taken.isdisjoint(range(s.start, s.end))])
+        present = {(e.start, e.end, e.label) for e in existing}
+        placed, unplaced = [], []
+        for span in ours:
+            if taken.isdisjoint(range(span.start, span.end)):
+                placed.append(span)
+            elif (span.start, span.end, span.label) not in present:  # not already there
+                unplaced.append(span)
+        if unplaced:
+            self._warn_unplaced(unplaced)
         doc.ents = sorted(existing + placed, key=lambda s: s.start)
 
     def _warn_unplaced(self, spans: list[Span]) -> None:
@@ -399,6 +407,20 @@ class NerBertComponent:
         self._predictor = self._load(model_dir)
         return self
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickling (e.g. multiprocessing with the "spawn" start method) goes through to_bytes.
+        settings = {
+            "model": self.model,
+            "batch_size": self.batch_size,
+            "aggregation": self.aggregation,
+            "device": self.device,
+            "policy": self.policy.value,
+            "spans_key": self.spans_key,
+            "labels": self.label_names,
+            "scorer": self.scorer,
+        }
+        return (_unpickle, (self.name, settings, self.to_bytes()))
+
     def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
         """Serialize the model directory as ``{"model": {relative path: bytes}}`` (msgpack)."""
         with tempfile.TemporaryDirectory(prefix="ner_bert_") as tmp:
@@ -435,7 +457,12 @@ class NerBertComponent:
         return self
 
 
-def _token_set(spans: Iterable[Span]) -> "set[int]":
+def _unpickle(name: str, settings: dict[str, Any], data: bytes) -> NerBertComponent:
+    component = NerBertComponent(None, name, load=False, **settings)
+    return component.from_bytes(data)
+
+
+def _token_set(spans: Iterable[Span]) -> set[int]:
     return {i for span in spans for i in range(span.start, span.end)}
 
 
