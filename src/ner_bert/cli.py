@@ -296,13 +296,19 @@ def _train(args: argparse.Namespace) -> int:
         output / "training_report.png",
         train_loss=[epoch.train_loss for epoch in result.history],
         dev_f1=[epoch.eval_f1 for epoch in result.history] if "dev" in data else [],
-        title=f"{run['model']} on {Path(run['train']).name}",
+        title=f"{_short(run['model'])} on {Path(run['train']).name}",
     )
     for split, report in reports.items():
         print(f"\n{split} ({run[split]}):\n{report.format_table()}")
     print(f"\nsaved the model, training.toml and scores.json to {output}")
     print(f"training report: {output / 'training_report.png'}" if plotted else PLOT_MISSING_NOTE)
     return 0
+
+
+def _short(model: str) -> str:
+    """A hub name as is; a local folder as its last two path parts."""
+    path = Path(model)
+    return "/".join(path.resolve().parts[-2:]) if path.exists() else model
 
 
 def _write(path: Path, text: str) -> None:

@@ -91,8 +91,12 @@ def write_training_plot(
         xs, ys = zip(*points, strict=True)
         f1_axes.plot(xs, ys, marker="o", color="#2a8a4a")
         best = max(points, key=lambda p: p[1])
-        f1_axes.annotate(f"{best[1]:.4f}", best, textcoords="offset points", xytext=(0, 8))
-        f1_axes.set_ylim(min(0.0, *ys), 1.0)
+        shown = points if len(points) <= 10 else [best]
+        for point in shown:
+            f1_axes.annotate(
+                f"{point[1]:.4f}", point, textcoords="offset points", xytext=(0, 8), ha="center"
+            )
+        f1_axes.set_ylim(max(0.0, min(ys) - 0.1), min(1.0, max(ys) + 0.05))
     else:
         f1_axes.text(0.5, 0.5, "no dev set", ha="center", va="center")
     f1_axes.set(title="dev F1 (conlleval, micro)", xlabel="epoch", ylabel="F1")
