@@ -123,9 +123,16 @@ def length_grouped_batches(
     return [batches[i] for i in permutation]
 
 
-def collate(windows: Sequence[Window], pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad a batch to its longest window: ``input_ids``, ``attention_mask``, ``labels``."""
-    width = max(len(w) for w in windows)
+def collate(
+    windows: Sequence[Window], pad_id: int, *, multiple_of: int = 8
+) -> dict[str, torch.Tensor]:
+    """Pad a batch to its longest window: ``input_ids``, ``attention_mask``, ``labels``.
+
+    The width is rounded up to a multiple of ``multiple_of``, so few distinct shapes occur
+    (kernels are prepared once per shape) and matrix tiles are full.
+    """
+    longest = max(len(w) for w in windows)
+    width = -(-longest // multiple_of) * multiple_of
     ids = torch.full((len(windows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(windows), width), dtype=torch.long)
     labels = torch.full((len(windows), width), IGNORE_INDEX, dtype=torch.long)
