@@ -355,13 +355,11 @@ def test_encoder_decoder_and_decoder_only_checkpoints(tmp_path: Path) -> None:
     ):
         directory = tmp_path / name
         config.save_pretrained(directory)
-        shutil.copy(Path(__file__).parent / "tiny_models.py", directory / "unused.py")
         with pytest.raises(ModelLoadError, match=r"encoder-decoder|not a bidirectional encoder"):
             NERTrainer(directory, config=fast_config())
 
 
-def test_architecture_is_checked_before_the_tokenizer_matters(tiny_encoder_dir: Path) -> None:
-    # Sanity check of the happy path: a BERT encoder with its tokenizer passes.
+def test_a_bert_encoder_with_its_tokenizer_passes_the_checks(tiny_encoder_dir: Path) -> None:
     trainer = NERTrainer(tiny_encoder_dir, config=fast_config())
     assert trainer.max_length == 128
 

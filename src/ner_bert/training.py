@@ -139,8 +139,8 @@ class NERTrainer:
             self._labels = labels if isinstance(labels, LabelSet) else LabelSet(tuple(labels))
         from . import training_setup as setup
 
-        self.tokenizer = setup.load_tokenizer(self.model_name)
         self._model_config = setup.load_model_config(self.model_name)
+        self.tokenizer = setup.load_tokenizer(self.model_name)
         self.max_length = setup.window_length(config.max_length, self.tokenizer, self._model_config)
         self._encoder = TextEncoder(
             self.tokenizer, max_length=self.max_length, overlap=_DEFAULT_OVERLAP
