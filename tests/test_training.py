@@ -351,7 +351,12 @@ def test_encoder_decoder_and_decoder_only_checkpoints(tmp_path: Path) -> None:
 
     for name, config in (
         ("t5", T5Config(d_model=16, d_ff=32, num_layers=1, num_heads=2, vocab_size=100)),
-        ("gpt2", GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=100)),
+        (
+            "gpt2",
+            GPT2Config(
+                n_embd=16, n_layer=1, n_head=2, vocab_size=100, bos_token_id=0, eos_token_id=0
+            ),
+        ),
     ):
         directory = tmp_path / name
         config.save_pretrained(directory)
