@@ -129,3 +129,13 @@ def test_checkpoint_write_read_restore(tmp_path: Path) -> None:
     assert all(torch.equal(fresh.state_dict()[k], v) for k, v in expected.items())
     assert fresh_scheduler.state_dict()["last_epoch"] == 1
     assert json.loads(json.dumps(fresh_optimizer.state_dict()["param_groups"][0]["lr"])) == 0.05
+
+
+def test_atomic_write_uses_umask_permissions(tmp_path: Path) -> None:
+    import os
+
+    target = tmp_path / "meta.json"
+    atomic_write_text(target, "{}")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
