@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 NER_BERT_DATA ?= ../shared/data/conll2003
 DEMO_OUT ?= demo-output
+DEMO_ARGS ?=
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
@@ -39,7 +40,7 @@ slow: install
 
 ## The README's main job: install, fine-tune, evaluate, predict.
 demo: install
-	$(PY) examples/demo.py --data "$(NER_BERT_DATA)" --output "$(DEMO_OUT)"
+	$(PY) examples/demo.py --data "$(NER_BERT_DATA)" --output "$(DEMO_OUT)" $(DEMO_ARGS)
 
 docs: install
 	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
