@@ -506,3 +506,11 @@ def test_pickle_round_trip(nlp: Language) -> None:
     again = pickle.loads(pickle.dumps(nlp))
     assert [_ents(d) for d in again.pipe(TEXTS)] == [_ents(d) for d in nlp.pipe(TEXTS)]
     assert again.get_pipe("ner_bert").policy.value == "keep"
+
+
+def test_relative_model_path_that_does_not_exist(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    nlp = spacy.blank("en")
+    with pytest.raises(ModelLoadError, match="is not a local folder") as info:
+        nlp.add_pipe("ner_bert", config={"model": "models/my-ner"})
+    assert str(tmp_path / "models/my-ner") in str(info.value)

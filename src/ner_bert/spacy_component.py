@@ -227,12 +227,20 @@ class NerBertComponent:
         config = None
         if self.aggregation is not None:
             config = PredictionConfig(aggregation=self.aggregation, batch_size=self.batch_size)
-        return NERPredictor.from_pretrained(
-            local if looks_local else location,
-            device=self.device,
-            labels=self.label_names,
-            config=config,
-        )
+        try:
+            return NERPredictor.from_pretrained(
+                local if looks_local else location,
+                device=self.device,
+                labels=self.label_names,
+                config=config,
+            )
+        except ModelLoadError as exc:
+            if looks_local:
+                raise
+            raise ModelLoadError(
+                f"ner_bert component {self.name!r}: model {location!r} is not a local folder "
+                f"(none at {local.absolute()}) and did not load as a hub name: {exc}"
+            ) from exc
 
     @property
     def predictor(self) -> "NERPredictor":
