@@ -183,7 +183,7 @@ def test_benchmark_json_renders_as_tables(tmp_path: Path) -> None:
         ["truncated", "", "3"],
     ]
     assert tables["ner_bert.history"][2] == ["2", "0.8600"]
-    assert tables["ner_bert.test_report (1 sentences)"][1:] == [
+    assert tables["ner_bert.test_report (1 sentence)"][1:] == [
         ["LOC", "1.0000", "1.0000", "1.0000", "0.0000", "1"],
         ["PER", "1.0000", "1.0000", "1.0000", "1.0000", "1"],
         ["micro avg", "1.0000", "1.0000", "1.0000", "0.6667", "2"],

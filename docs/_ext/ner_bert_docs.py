@@ -348,7 +348,8 @@ def report_table(report: dict[str, Any], *, caption: str | None = None) -> nodes
                 format_value(scores["support"]),
             ]
         )
-    caption = f"{caption} ({report['n_sentences']} sentences)" if caption else None
+    n = report["n_sentences"]
+    caption = f"{caption} ({n:,} sentence{'' if n == 1 else 's'})" if caption else None
     return table(header, rows, caption=caption)
 
 
@@ -435,7 +436,7 @@ def render_parts(path: Path, parts: list[str]) -> list[nodes.Node]:
             _render_part(value, f"{path.name}: {part}", out)
         elif isinstance(value, dict):
             tables: list[nodes.Node] = []
-            scalars = _render_object(value, f"{part}.", tables)
+            scalars = _render_object(value, "", tables)
             if scalars:
                 rows = [[name, format_value(v)] for name, v in scalars.items()]
                 out.append(table(["field", "value"], rows, caption=f"{path.name}: {part}"))
