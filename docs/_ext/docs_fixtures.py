@@ -18,7 +18,9 @@ entities; the others check what holds for any model (types, offsets that slice t
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -55,7 +57,9 @@ def enter_workspace() -> Path:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if _workspace is None:
-        _workspace = build_workspace(Path(tempfile.mkdtemp(prefix="ner_bert_docs_")))
+        directory = Path(tempfile.mkdtemp(prefix="ner_bert_docs_"))
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        _workspace = build_workspace(directory)
     _previous.append(os.getcwd())
     os.chdir(_workspace)
     return _workspace
