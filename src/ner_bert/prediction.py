@@ -10,6 +10,14 @@ whitespace, with ``text == original[start:end]``.
 
 Scores: a word's score is its probability of its final tag; an entity's score is the mean of
 its words' scores (see :mod:`ner_bert.aggregation`).
+
+Words in raw text are the tokenizer's own words (its pre-tokenizer's: for BERT, punctuation is
+a word of its own, so ``AL-AIN`` is three words ``AL``, ``-``, ``AIN``). A model trained on
+CoNLL-style words with labels on first subwords only has never been taught a tag for the
+``-`` and ``AIN`` pieces of such a word, so it may split hyphenated or dotted names in raw
+text (the transformers pipeline does the same); :meth:`NERPredictor.predict_words` on the
+training-style words does not have this problem, and training with
+``label_all_subwords=True`` teaches the continuation pieces ``I-`` tags.
 """
 
 from __future__ import annotations
