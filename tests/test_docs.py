@@ -215,3 +215,28 @@ def test_benchmark_parts_render_only_what_is_named(tmp_path: Path) -> None:
     assert tables == {"train_conll.json: ner_bert.history": [["epoch", "eval_f1"], ["1", "0.8000"]]}
     with pytest.raises(KeyError, match=r"ner_bert\.test_report"):
         ner_bert_docs.render_parts(path, ["ner_bert.test_report"])
+
+
+def _shell_commands(program: str) -> list[tuple[str, list[str]]]:
+    """Every ``program ...`` command line in the docs' code blocks (continuations joined,
+    the part after a pipe), as ``(page, argv)``."""
+    import shlex
+
+    found = []
+    for page in sorted(DOCS.rglob("*.rst")):
+        text = page.read_text(encoding="utf-8").replace("\\\n", " ")
+        for line in text.splitlines():
+            command = line.split("|")[-1].strip()
+            if command.startswith(program + " "):
+                found.append((page.name, shlex.split(command)[1:]))
+    return found
+
+
+def test_cli_commands_in_the_docs_parse() -> None:
+    from ner_bert.cli import build_parser
+
+    commands = _shell_commands("ner-bert")
+    assert len(commands) >= 5
+    for page, argv in commands:
+        args = build_parser().parse_args(argv)
+        assert hasattr(args, "run"), (page, argv)
