@@ -46,9 +46,9 @@ DEFAULT_OUTPUT = "/work/models/minilm-conll"
 
 # ner_bert settings (chosen with short throughput/F1 probes on this machine).
 NER_BERT_SETTINGS: dict[str, Any] = {
-    "learning_rate": 1e-4,
-    "epochs": 2,
-    "batch_size": 32,
+    "learning_rate": 2e-4,
+    "epochs": 3,
+    "batch_size": 64,
     "warmup_ratio": 0.1,
     "weight_decay": 0.01,
     "mixed_precision": "auto",
@@ -127,8 +127,18 @@ def run_ner_bert(
         "best_epoch": result.best_epoch,
         "history": [m.to_dict() for m in result.history],
         "settings": {**settings, "max_length": trainer.max_length},
+        "precision": _precision(settings),
         "test_report": test_report.to_dict(),
     }
+
+
+def _precision(settings: dict[str, Any]) -> str:
+    from ner_bert.config import TrainingConfig
+    from ner_bert.training import _autocast_dtype, _pick_device
+
+    config = TrainingConfig(**settings)
+    dtype = _autocast_dtype(config.mixed_precision, _pick_device(config.device))
+    return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, str(dtype))
 
 
 def run_reference(model: str, train: list, valid: list, test: list) -> dict[str, Any]:
@@ -231,6 +241,50 @@ def run_reference(model: str, train: list, valid: list, test: list) -> dict[str,
     }
 
 
+def markdown_table(results: dict[str, Any]) -> str:
+    """The README table of a results file."""
+    m = results["machine"]
+    lines = [
+        f"{results['date']}, {m['cpu']} ({m['cores']} cores, AMX bf16: {m['amx_bf16']}), "
+        f"torch {m['torch']}, transformers {m['transformers']}; train/valid/test = "
+        f"{results['data']['train']}/{results['data']['valid']}/{results['data']['test']} "
+        "sentences.",
+        "",
+        "| | test F1 (conlleval) | test F1 (strict) | valid F1 | wall time | CPU time |",
+        "|---|---|---|---|---|---|",
+    ]
+    for side, name in (("ner_bert", "ner_bert NERTrainer"), ("reference", "run_ner.py recipe")):
+        if side not in results:
+            continue
+        r = results[side]
+        s = r["settings"]
+        if side == "ner_bert":
+            what = (
+                f"{name} ({s['epochs']} epochs, batch {s['batch_size']}, lr {s['learning_rate']:g}"
+                f", {r.get('precision', 'auto')}, best epoch "
+                f"{r['best_epoch']})"
+            )
+        else:
+            what = (
+                f"{name} (3 epochs, batch 8, lr 5e-5, fp32)"
+                if not results["quick"]
+                else f"{name} (quick)"
+            )
+        valid = r.get("valid_f1_conlleval")
+        lines.append(
+            f"| {what} | {r['test']['f1_conlleval']:.4f} | {r['test']['f1_strict']:.4f} | "
+            f"{'-' if valid is None else f'{valid:.4f}'} | {r['wall_seconds']:.0f} s | "
+            f"{r['cpu_seconds']:.0f} s |"
+        )
+    if "time_ratio" in results:
+        lines += [
+            "",
+            f"ner_bert / reference: wall time {results['time_ratio']:.2f}x, CPU time "
+            f"{results['cpu_time_ratio']:.2f}x, test F1 {results['f1_delta_conlleval']:+.4f}.",
+        ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=DEFAULT_MODEL)
@@ -239,10 +293,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--output-model", default=None, help=f"default {DEFAULT_OUTPUT}")
     parser.add_argument("--results", type=Path, default=None)
+    parser.add_argument("--table", type=Path, help="print the Markdown table of a results file")
     parser.add_argument("--epochs", type=int, help="ner_bert epochs (default: settings)")
     parser.add_argument("--batch-size", type=int, help="ner_bert batch size")
     parser.add_argument("--learning-rate", type=float, help="ner_bert learning rate")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown_table(json.loads(args.table.read_text(encoding="utf-8"))))
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import transformers

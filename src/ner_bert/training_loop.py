@@ -136,7 +136,9 @@ def run(
             best_weights = _cpu_copy(model)
         logger.info("resumed from %s after epoch %d", checkpoint.path, start_epoch)
 
-    stopped_early = False
+    stopped_early = checkpoint is not None and bool(checkpoint.state.get("stopped_early"))
+    if stopped_early:
+        start_epoch = config.epochs  # the interrupted run had already stopped early
     model.train()
     for epoch in range(start_epoch, config.epochs):
         epoch_start = time.perf_counter()
@@ -251,6 +253,7 @@ def run(
                 "world_size": world,
                 "config": config.to_dict(),
                 "model": trainer.model_name,
+                "stopped_early": stop and epoch + 1 < config.epochs,
             }
             ckpt.write_checkpoint(
                 config.checkpoint_dir,  # type: ignore[arg-type]
