@@ -282,5 +282,5 @@ def test_undecodable_byte_names_the_line(tmp_path):
 
 def test_unknown_scheme_lists_the_choices(tmp_path):
     path = write(tmp_path, "a O\n")
-    with pytest.raises(ConfigError, match="IOB1, IOB2, BIOES, BILOU, IO"):
+    with pytest.raises(ConfigError, match=r"'IOB1', 'IOB2', 'BIOES', 'BILOU', 'IO'.*'auto'"):
         read_conll(path, scheme="BIO")

@@ -52,7 +52,7 @@ def test_parse_scheme_error_lists_the_choices():
     with pytest.raises(ConfigError) as info:
         parse_scheme("BIO")
     assert isinstance(info.value, ValueError)
-    assert "IOB1, IOB2, BIOES, BILOU, IO" in str(info.value)
+    assert "'IOB1', 'IOB2', 'BIOES', 'BILOU', 'IO'" in str(info.value)
     assert "'BIO'" in str(info.value)
 
 

@@ -22,6 +22,7 @@ from enum import Enum
 
 import numpy as np
 
+from .choices import parse_choice
 from .errors import ConfigError, DataFormatError
 from .labels import LabelSet, split_tag, tags_to_spans
 from .types import Entity
@@ -70,13 +71,7 @@ def parse_aggregation(value: Aggregation | str) -> Aggregation:
         >>> parse_aggregation("average")
         <Aggregation.AVERAGE: 'average'>
     """
-    if isinstance(value, Aggregation):
-        return value
-    try:
-        return Aggregation(str(value).lower())
-    except ValueError:
-        choices = ", ".join(repr(a.value) for a in Aggregation)
-        raise ConfigError(f"aggregation must be one of {choices}, got {value!r}.") from None
+    return parse_choice(Aggregation, "aggregation", value)
 
 
 def parse_decoding(value: Decoding | str) -> Decoding:
@@ -86,13 +81,7 @@ def parse_decoding(value: Decoding | str) -> Decoding:
         >>> parse_decoding("greedy")
         <Decoding.GREEDY: 'greedy'>
     """
-    if isinstance(value, Decoding):
-        return value
-    try:
-        return Decoding(str(value).lower())
-    except ValueError:
-        choices = ", ".join(repr(d.value) for d in Decoding)
-        raise ConfigError(f"decoding must be one of {choices}, got {value!r}.") from None
+    return parse_choice(Decoding, "decoding", value)
 
 
 def plan_windows(n_tokens: int, *, window: int, stride: int) -> list[tuple[int, int]]:

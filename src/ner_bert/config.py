@@ -13,8 +13,9 @@ import difflib
 import math
 from dataclasses import asdict, dataclass, fields
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
 
+from .choices import parse_choice
 from .errors import ConfigError
 
 __all__ = [
@@ -22,8 +23,6 @@ __all__ = [
     "PredictionConfig",
     "TrainingConfig",
 ]
-
-_E = TypeVar("_E", bound=Enum)
 
 
 class MixedPrecision(str, Enum):
@@ -37,16 +36,6 @@ class MixedPrecision(str, Enum):
     NO = "no"
     BF16 = "bf16"
     FP16 = "fp16"
-
-
-def _parse_enum(enum: type[_E], field_name: str, value: Any) -> _E:
-    if isinstance(value, enum):
-        return value
-    try:
-        return enum(str(value).lower())
-    except ValueError:
-        choices = ", ".join(repr(e.value) for e in enum)
-        raise ConfigError(f"{field_name} must be one of {choices}, got {value!r}.") from None
 
 
 def _is_int(value: Any) -> bool:
@@ -178,7 +167,7 @@ class TrainingConfig:
         object.__setattr__(
             self,
             "mixed_precision",
-            _parse_enum(MixedPrecision, "mixed_precision", self.mixed_precision),
+            parse_choice(MixedPrecision, "mixed_precision", self.mixed_precision),
         )
         device = str(self.device).lower()
         if device not in ("auto", "cpu", "cuda", "mps", "xpu"):
@@ -306,7 +295,7 @@ class PredictionConfig:
         precision = self.precision
         if isinstance(precision, str) and precision.lower() == "fp32":
             precision = MixedPrecision.NO
-        object.__setattr__(self, "precision", _parse_enum(MixedPrecision, "precision", precision))
+        object.__setattr__(self, "precision", parse_choice(MixedPrecision, "precision", precision))
         if self.device is not None:
             device = str(self.device).lower()
             if device.split(":")[0] not in ("auto", "cpu", "cuda", "mps", "xpu"):

@@ -325,7 +325,10 @@ def _read_lines(path: Path, encoding: str) -> list[str]:
 def _parse_scheme_option(scheme: str | TagScheme) -> str | TagScheme:
     if isinstance(scheme, str) and scheme.lower() == "auto":
         return "auto"
-    return parse_scheme(scheme)
+    try:
+        return parse_scheme(scheme)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} Pass scheme='auto' to detect it.") from None
 
 
 def _resolve_tag_column(tag_column: int, n_columns: int, where: str) -> int:

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from .errors import ConfigError, LabelError, TagSchemeError
+from .choices import parse_choice
+from .errors import LabelError, TagSchemeError
 
 __all__ = [
     "IGNORE_INDEX",
@@ -61,16 +62,7 @@ def parse_scheme(value: str | TagScheme) -> TagScheme:
         >>> parse_scheme("bioes")
         <TagScheme.BIOES: 'BIOES'>
     """
-    if isinstance(value, TagScheme):
-        return value
-    try:
-        return TagScheme(str(value).upper())
-    except ValueError:
-        choices = ", ".join(s.value for s in TagScheme)
-        raise ConfigError(
-            f"scheme must be one of {choices} (or 'auto' where detection is offered), "
-            f"got {value!r}."
-        ) from None
+    return parse_choice(TagScheme, "scheme", value)
 
 
 @dataclass(frozen=True)

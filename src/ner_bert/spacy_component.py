@@ -66,6 +66,7 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.util import SimpleFrozenList
 
+from .choices import parse_choice
 from .errors import ConfigError, ModelLoadError
 from .labels import tags_to_spans
 
@@ -113,15 +114,7 @@ def parse_policy(value: "EntsPolicy | str") -> EntsPolicy:
         >>> parse_policy("overwrite")
         <EntsPolicy.OVERWRITE: 'overwrite'>
     """
-    if isinstance(value, EntsPolicy):
-        return value
-    try:
-        return EntsPolicy(str(value).lower())
-    except ValueError:
-        choices = ", ".join(repr(p.value) for p in EntsPolicy)
-        raise ConfigError(
-            f"ner_bert component: policy must be one of {choices}, got {value!r}."
-        ) from None
+    return parse_choice(EntsPolicy, "policy", value, where="ner_bert component: ")
 
 
 def _register_extensions() -> None:
