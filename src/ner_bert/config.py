@@ -54,6 +54,18 @@ def _require_int(name: str, value: Any, minimum: int, *, optional: bool = False)
         raise ConfigError(f"{name} must be an integer >= {minimum}{none}, got {value!r}.")
 
 
+def _check_window(max_length: int | None, stride: int | None) -> None:
+    # 3 tokens at least: [CLS], one subword, [SEP].
+    _require_int("max_length", max_length, 3, optional=True)
+    _require_int("stride", stride, 1, optional=True)
+    # Room for subwords in a window: max_length minus up to 2 special tokens.
+    if max_length is not None and stride is not None and stride > max_length - 2:
+        raise ConfigError(
+            f"stride must be <= max_length - 2 = {max_length - 2} (the subwords "
+            f"in a window), got {stride}."
+        )
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """Options of :class:`ner_bert.NERTrainer`.
@@ -147,19 +159,7 @@ class TrainingConfig:
                 f"max_grad_norm must be a number > 0 or None (no clipping), "
                 f"got {self.max_grad_norm!r}."
             )
-        # 3 tokens: [CLS], one subword, [SEP].
-        _require_int("max_length", self.max_length, 3, optional=True)
-        _require_int("stride", self.stride, 1, optional=True)
-        # Room for subwords in a window: max_length minus up to 2 special tokens.
-        if (
-            self.max_length is not None
-            and self.stride is not None
-            and self.stride > self.max_length - 2
-        ):
-            raise ConfigError(
-                f"stride must be <= max_length - 2 = {self.max_length - 2} (the subwords "
-                f"in a window), got {self.stride}."
-            )
+        _check_window(self.max_length, self.stride)
         if not isinstance(self.label_all_subwords, bool):
             raise ConfigError(
                 f"label_all_subwords must be true or false, got {self.label_all_subwords!r}."
@@ -305,17 +305,7 @@ class PredictionConfig:
                 )
             object.__setattr__(self, "device", device)
         _require_int("num_threads", self.num_threads, 1, optional=True)
-        _require_int("max_length", self.max_length, 3, optional=True)
-        _require_int("stride", self.stride, 1, optional=True)
-        if (
-            self.max_length is not None
-            and self.stride is not None
-            and self.stride > self.max_length - 2
-        ):
-            raise ConfigError(
-                f"stride must be <= max_length - 2 = {self.max_length - 2} (the subwords "
-                f"in a window), got {self.stride}."
-            )
+        _check_window(self.max_length, self.stride)
         for name in ("progress_bar", "quantize"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}.")
