@@ -290,14 +290,16 @@ class NERTrainer:
             ConfigError: ``path`` exists and is not a ner_bert model directory.
             ModelLoadError: There is no model yet (call :meth:`train` first).
         """
-        directory = Path(path)
-        check_output_dir(directory)
         if self.model is None or self._labels is None:
             raise ModelLoadError("there is no trained model to save; call trainer.train first.")
         from accelerate import PartialState
 
+        # Only the main process writes. The others return before looking at the directory:
+        # the main process may already have created it, without its ner_bert.json yet.
         if not PartialState().is_main_process:
             return
+        directory = Path(path)
+        check_output_dir(directory)
         metrics = {} if self.result is None else _metrics(self.result)
         metadata = {
             "max_length": self.max_length,
