@@ -290,8 +290,6 @@ class NERTrainer:
             ConfigError: ``path`` exists and is not a ner_bert model directory.
             ModelLoadError: There is no model yet (call :meth:`train` first).
         """
-        if self.model is None or self._labels is None:
-            raise ModelLoadError("there is no trained model to save; call trainer.train first.")
         from accelerate import PartialState
 
         # Only the main process writes. The others return before looking at the directory:
@@ -300,6 +298,8 @@ class NERTrainer:
             return
         directory = Path(path)
         check_output_dir(directory)
+        if self.model is None or self._labels is None:
+            raise ModelLoadError("there is no trained model to save; call trainer.train first.")
         metrics = {} if self.result is None else _metrics(self.result)
         metadata = {
             "max_length": self.max_length,
