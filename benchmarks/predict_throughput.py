@@ -291,14 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "predict_throughput",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": _cpu_name(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "torch": _version("torch"),
-            "transformers": _version("transformers"),
-        },
+        "machine": machine_info(),
         "model": str(args.model) if fine_tuned else "fresh MiniLM head (random classifier)",
         "model_fine_tuned": fine_tuned,
         "data": str(args.data),
@@ -363,6 +356,19 @@ def markdown_table(result: dict[str, Any]) -> str:
             f"F1 of the default minus fp32: {result.get('f1_default_minus_fp32', 0):+.4f}."
         )
     return "\n".join(lines)
+
+
+def machine_info(*packages: str) -> dict[str, Any]:
+    """The machine block of a results file: CPU, Python, torch, transformers and ``packages``."""
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "processor": _cpu_name(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    for name in ("torch", "transformers", *packages):
+        info[name] = _version(name)
+    return info
 
 
 def _version(name: str) -> str:

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -49,10 +48,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from predict_throughput import (  # noqa: E402
     DEFAULT_DATA,
     DEFAULT_MODEL,
-    _cpu_name,
-    _version,
     count_tokens,
     fresh_head,
+    machine_info,
 )
 
 
@@ -170,16 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "spacy_pipe",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": _cpu_name(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "torch": _version("torch"),
-            "transformers": _version("transformers"),
-            "spacy": _version("spacy"),
-            "threads": torch.get_num_threads(),
-        },
+        "machine": {**machine_info("spacy"), "threads": torch.get_num_threads()},
         "model": str(args.model) if fine_tuned else "fresh MiniLM head (random classifier)",
         "model_fine_tuned": fine_tuned,
         "precision": predictor.precision,
