@@ -297,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, help="ner_bert epochs (default: settings)")
     parser.add_argument("--batch-size", type=int, help="ner_bert batch size")
     parser.add_argument("--learning-rate", type=float, help="ner_bert learning rate")
+    parser.add_argument("--seed", type=int, help="ner_bert seed")
+    parser.add_argument("--context-size", type=int, help="ner_bert document context (subwords)")
+    parser.add_argument("--max-length", type=int, help="ner_bert max_length")
+    parser.add_argument("--label-all-subwords", action="store_true")
     args = parser.parse_args(argv)
     if args.table:
         print(markdown_table(json.loads(args.table.read_text(encoding="utf-8"))))
@@ -312,7 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     valid = read_conll(args.data / "valid.txt")
     test = read_conll(args.data / "test.txt")
     settings = dict(NER_BERT_SETTINGS)
-    for key in ("epochs", "batch_size", "learning_rate"):
+    if args.label_all_subwords:
+        settings["label_all_subwords"] = True
+    for key in ("epochs", "batch_size", "learning_rate", "seed", "context_size", "max_length"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     if args.quick:

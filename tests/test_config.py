@@ -42,7 +42,8 @@ def test_defaults_are_valid_and_round_trip_through_json() -> None:
         ("progress_bar", "yes", "progress_bar must be true or false"),
         ("label_all_subwords", 1, "label_all_subwords must be true or false"),
         ("num_threads", 0, "num_threads"),
-        ("context_size", 2, "document context is not supported yet"),
+        ("context_size", -2, "context_size must be an integer >= 0"),
+        ("context_dropout", 1.5, "context_dropout must be in"),
         ("checkpoint_dir", "", "checkpoint_dir must be a directory path"),
     ],
 )

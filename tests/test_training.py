@@ -140,7 +140,7 @@ def test_saved_directory_loads_in_plain_transformers_pipeline(trained) -> None:
 
 
 def test_long_sentences_are_windowed_not_truncated(tiny_encoder_dir: Path) -> None:
-    from ner_bert.features import make_windows
+    from ner_bert.inputs import make_windows
 
     # Windows of 8 tokens (6 subwords): most synthetic sentences are longer than that.
     config = fast_config(epochs=3, max_length=8, stride=3)
@@ -159,8 +159,9 @@ def test_long_sentences_are_windowed_not_truncated(tiny_encoder_dir: Path) -> No
     for index, item in enumerate(encoded):  # every subword is in some window
         covered = set()
         for w in windows:
-            if w.sentence == index:
-                covered.update(range(w.start, w.end))
+            for p in w.pieces:
+                if p.sentence == index:
+                    covered.update(range(p.start, p.end))
         assert covered == set(range(len(item)))
 
     result = trainer.train(train)

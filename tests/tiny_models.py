@@ -148,7 +148,9 @@ def build_tiny_bert(
     return directory
 
 
-def build_tiny_encoder(directory: Path, *, max_length: int = 128, seed: int = 0) -> Path:
+def build_tiny_encoder(
+    directory: Path, *, max_length: int = 128, seed: int = 0, hidden: int = 32, layers: int = 2
+) -> Path:
     """Save a random BertModel (no head) and tokenizer: what a user fine-tunes from."""
     import torch
     from transformers import BertConfig, BertModel
@@ -157,10 +159,10 @@ def build_tiny_encoder(directory: Path, *, max_length: int = 128, seed: int = 0)
     torch.manual_seed(seed)
     config = BertConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
         num_attention_heads=2,
-        intermediate_size=64,
+        intermediate_size=2 * hidden,
         max_position_embeddings=max_length,
     )
     BertModel(config).save_pretrained(directory)

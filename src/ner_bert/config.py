@@ -102,7 +102,15 @@ class TrainingConfig:
         group_by_length: Put sentences of similar length in the same batch (less padding).
         num_threads: torch CPU threads (``None``: leave torch's default).
         eval_batch_size: Batch size of evaluation; ``None`` uses twice ``batch_size``.
-        context_size: Reserved for document context; only ``0`` is supported.
+        context_size: Subwords of document context on each side of the sentences (``0``:
+            every sentence alone). Consecutive sentences of a document (``-DOCSTART-`` in
+            CoNLL files, ``TaggedSentence.document``) are packed into inputs of up to
+            ``max_length`` tokens (default with context: ``4 * context_size`` plus special
+            tokens), the middle holding whole sentences that are trained on and predicted, the
+            ``context_size`` subwords on each side only read. Saved with the model and used by
+            :class:`~ner_bert.NERPredictor`. 64 is a good value for CoNLL-style news.
+        context_dropout: Probability, per input and epoch, of training it without its
+            context, so the model also works on sentences given alone.
 
     Example:
         >>> config = TrainingConfig(learning_rate=1e-4, epochs=2)
@@ -138,6 +146,7 @@ class TrainingConfig:
     num_threads: int | None = None
     eval_batch_size: int | None = None
     context_size: int = 0
+    context_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         if not _is_number(self.learning_rate) or self.learning_rate <= 0:
@@ -190,11 +199,9 @@ class TrainingConfig:
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}.")
         _require_int("num_threads", self.num_threads, 1, optional=True)
         _require_int("eval_batch_size", self.eval_batch_size, 1, optional=True)
-        if self.context_size != 0:
-            raise ConfigError(
-                f"context_size must be 0, got {self.context_size!r}; document context is not "
-                "supported yet."
-            )
+        _require_int("context_size", self.context_size, 0)
+        if not _is_number(self.context_dropout) or not 0.0 <= self.context_dropout < 1.0:
+            raise ConfigError(f"context_dropout must be in [0, 1), got {self.context_dropout!r}.")
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fields as plain JSON/TOML-compatible values (enums as strings)."""
@@ -259,6 +266,10 @@ class PredictionConfig:
         progress_bar: Show a tqdm progress bar in :meth:`~ner_bert.NERPredictor.predict_stream`
             (and ``predict``).
         quantize: Apply int8 dynamic quantization to the ``Linear`` layers (CPU only).
+        context_size: Subwords of document context per side for
+            :meth:`~ner_bert.NERPredictor.predict_documents` and ``predict_words(...,
+            documents=...)``; ``None`` uses the value the model was trained with (saved in
+            ``ner_bert.json``), ``0`` predicts every sentence alone.
 
     Example:
         >>> PredictionConfig(batch_size=32).precision
@@ -282,6 +293,7 @@ class PredictionConfig:
     stride: int | None = None
     progress_bar: bool = False
     quantize: bool = False
+    context_size: int | None = None
 
     def __post_init__(self) -> None:
         _require_int("batch_size", self.batch_size, 1)
@@ -309,6 +321,7 @@ class PredictionConfig:
         for name in ("progress_bar", "quantize"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}.")
+        _require_int("context_size", self.context_size, 0, optional=True)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fields as plain JSON/TOML-compatible values (enums as strings)."""

@@ -1,89 +1,20 @@
-"""From tagged words to model inputs: tokenization, label alignment, windows and batches.
+"""Batches of model inputs: length-grouped batch order and dynamic padding.
 
-Sentences are tokenized once with :class:`ner_bert.encoding.TextEncoder` (the tokenization the
-predictor uses; ``word_ids`` gives the word of each subword), labels are aligned with
-:func:`ner_bert.labels.align_labels`, and a sentence longer than the model window is split into
-overlapping windows with :func:`ner_bert.aggregation.plan_windows`, so every word is trained on
-and evaluated, never truncated. Batches are padded to their longest member (dynamic padding)
-and, optionally, made of sentences of similar length.
+The inputs themselves (sentences or document segments, with aligned labels) come from
+:func:`ner_bert.inputs.make_windows`. Batches are padded to their longest member (dynamic
+padding) and, optionally, made of inputs of similar length.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 
-from .aggregation import plan_windows
-from .encoding import Encoded, TextEncoder
-from .labels import IGNORE_INDEX, align_labels
+from .inputs import Window
+from .labels import IGNORE_INDEX
 
-__all__ = [
-    "Window",
-    "collate",
-    "length_grouped_batches",
-    "make_windows",
-]
-
-
-@dataclass(frozen=True)
-class Window:
-    """One model input: a sentence, or a window of a long one, with special tokens added.
-
-    ``start``/``end`` are the window's subword range in the sentence (without specials).
-    """
-
-    sentence: int
-    start: int
-    end: int
-    input_ids: tuple[int, ...]
-    labels: tuple[int, ...]
-
-    def __len__(self) -> int:
-        return len(self.input_ids)
-
-
-def make_windows(
-    encoded: Sequence[Encoded],
-    encoder: TextEncoder,
-    *,
-    stride: int,
-    tags: Sequence[Sequence[str]] | None = None,
-    label2id: dict[str, int] | None = None,
-    label_all_subwords: bool = False,
-) -> list[Window]:
-    """Cut every sentence into windows of at most ``encoder.max_length`` tokens (specials too).
-
-    With ``tags`` and ``label2id``, each window carries aligned label ids (``-100`` on special
-    tokens, and on non-first subwords unless ``label_all_subwords``); otherwise labels are all
-    ``-100``. A sentence with no subword at all gives no window.
-    """
-    room = encoder.window
-    stride = min(stride, room)
-    before, after = tuple(encoder.prefix), tuple(encoder.suffix)
-    prefix = (IGNORE_INDEX,) * len(before)
-    suffix = (IGNORE_INDEX,) * len(after)
-    windows: list[Window] = []
-    for index, item in enumerate(encoded):
-        if tags is not None and label2id is not None:
-            labels = align_labels(
-                item.word_ids, tags[index], label2id, label_all_subwords=label_all_subwords
-            )
-        else:
-            labels = [IGNORE_INDEX] * len(item)
-        ids = item.ids.tolist()
-        for start, end in plan_windows(len(item), window=room, stride=stride):
-            windows.append(
-                Window(
-                    sentence=index,
-                    start=start,
-                    end=end,
-                    input_ids=before + tuple(ids[start:end]) + after,
-                    labels=prefix + tuple(labels[start:end]) + suffix,
-                )
-            )
-    return windows
+__all__ = ["collate", "length_grouped_batches"]
 
 
 def length_grouped_batches(

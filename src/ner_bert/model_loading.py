@@ -25,7 +25,7 @@ from .serialization import CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE, read_metada
 __all__ = [
     "LoadedModel",
     "check_model_dir",
-    "cpu_has_amx",
+    "cpu_has_fast_bf16",
     "load_model",
     "model_max_length",
     "quantize",
@@ -204,8 +204,12 @@ def save_model(
 
 
 @functools.cache
-def cpu_has_amx() -> bool:
-    """Whether this CPU has AMX bfloat16 tiles (fast bf16 matmuls)."""
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices natively (Intel AMX or AVX512-BF16).
+
+    On such CPUs (Intel Sapphire Rapids and later, AMD Zen 4 and later) bf16 autocast trains
+    and predicts about 1.5x (AVX512-BF16) to 3x (AMX) faster than fp32.
+    """
     import torch
 
     try:
@@ -215,9 +219,10 @@ def cpu_has_amx() -> bool:
         pass
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            return any("amx_bf16" in line for line in handle if line.startswith("flags"))
+            flags = next((line for line in handle if line.startswith("flags")), "").split()
     except OSError:  # pragma: no cover - not Linux
         return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def resolve_precision(precision: MixedPrecision, device: Any) -> Any:
@@ -233,7 +238,7 @@ def resolve_precision(precision: MixedPrecision, device: Any) -> Any:
             raise ConfigError("precision 'fp16' needs a GPU; use 'bf16' or 'fp32' on CPU.")
         return torch.float16
     if device.type == "cpu":
-        return torch.bfloat16 if cpu_has_amx() else None
+        return torch.bfloat16 if cpu_has_fast_bf16() else None
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return None

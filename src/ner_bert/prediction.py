@@ -39,8 +39,10 @@ from .aggregation import (
     word_probabilities,
 )
 from .config import PredictionConfig
+from .context import check_context
 from .encoding import Encoded, TextEncoder
 from .errors import ConfigError
+from .inputs import make_windows, sentence_probabilities
 from .labels import LabelSet
 from .model_loading import (
     load_model,
@@ -122,14 +124,34 @@ class NERPredictor:
                     f"{max_length}), got {self.config.stride}."
                 )
             self._encoder.stride = self.config.stride
+        self._context_size, self._context_window = self._context_settings(max_length)
         logger.info(
-            "NERPredictor: device=%s precision=%s window=%d stride=%d labels=%d",
+            "NERPredictor: device=%s precision=%s window=%d stride=%d labels=%d context=%d",
             self._device,
             self._dtype or "fp32",
             self._encoder.window,
             self._encoder.stride,
             len(labels),
+            self._context_size,
         )
+
+    def _context_settings(self, max_length: int) -> tuple[int, int]:
+        """Context subwords per side and content subwords per input for documents."""
+        saved = self._metadata.get("context_size", 0)
+        size = self.config.context_size if self.config.context_size is not None else saved
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ConfigError(
+                f"ner_bert.json has context_size={size!r}; expected an integer >= 0. Pass "
+                "PredictionConfig(context_size=...) to override it."
+            )
+        n_special = max_length - self._encoder.window
+        window = self._encoder.window
+        trained = self._metadata.get("max_length")
+        if size and self.config.max_length is None and isinstance(trained, int):
+            # Fill inputs the way training did (default 4 x context_size subwords).
+            window = min(window, trained - n_special)
+        check_context(size, window)
+        return size, window
 
     # -- construction and saving ------------------------------------------------------------
 
@@ -214,6 +236,11 @@ class NERPredictor:
         ]
 
     @property
+    def context_size(self) -> int:
+        """Subwords of document context on each side used by the document methods."""
+        return self._context_size
+
+    @property
     def max_length(self) -> int:
         """Window length in tokens, special tokens included."""
         return self._encoder.max_length
@@ -280,7 +307,11 @@ class NERPredictor:
                 bar.close()
 
     def predict_words(
-        self, sentences: Sequence[Sequence[str]], *, batch_size: int | None = None
+        self,
+        sentences: Sequence[Sequence[str]],
+        *,
+        documents: Sequence[int] | None = None,
+        batch_size: int | None = None,
     ) -> list[list[WordPrediction]]:
         """Tag pre-tokenized sentences: one IOB2 tag and score per given word.
 
@@ -290,11 +321,22 @@ class NERPredictor:
 
         Args:
             sentences: Sentences as sequences of words.
+            documents: Document id of each sentence. With a model trained with document
+                context (:attr:`context_size` > 0), consecutive sentences with the same id are
+                read with each other as context (see :meth:`predict_documents`); a different
+                id is a document boundary that no context crosses. ``None``: every sentence is
+                its own document.
             batch_size: Overrides ``config.batch_size``.
 
         Raises:
             TypeError: ``sentences`` or a sentence is a string, or a word is not a string
                 (the message names the indices).
+            ConfigError: ``documents`` does not have one id per sentence.
+
+        Example:
+            >>> predictor = NERPredictor.from_pretrained(trained_tiny_model_dir)
+            >>> [p.tag for p in predictor.predict_words([["John", "visited", "Paris"]])[0]]
+            ['B-PER', 'O', 'B-LOC']
         """
         if isinstance(sentences, str):
             raise TypeError("predict_words() takes a sequence of word sequences, not a string.")
@@ -307,6 +349,16 @@ class NERPredictor:
             _check_strings(words, 0, f"sentences[{index}]")
         size = self._batch_size(batch_size)
         out: list[list[WordPrediction]] = []
+        if documents is not None:
+            self._check_documents(documents, len(sentences))
+            if self._context_size:
+                encoded = self._encoder.encode_words(sentences)
+                for enc, probs in zip(
+                    encoded, self._document_probs(encoded, documents, size), strict=True
+                ):
+                    tags, scores = self._decode(enc, probs)
+                    out.append([WordPrediction(t, s) for t, s in zip(tags, scores, strict=True)])
+                return out
         for start in range(0, len(sentences), size * _CHUNK_BATCHES):
             chunk = sentences[start : start + size * _CHUNK_BATCHES]
             encoded = self._encoder.encode_words(chunk)
@@ -317,7 +369,98 @@ class NERPredictor:
                 )
         return out
 
+    def predict_documents(
+        self, documents: Sequence[Sequence[str]], *, batch_size: int | None = None
+    ) -> list[list[list[Entity]]]:
+        """Find the entities of documents given as lists of sentences, using document context.
+
+        A model trained with ``context_size > 0`` reads each sentence with up to that many
+        subwords of its document on each side (packed as in training); a sentence-level model
+        predicts each sentence alone. Context never crosses from one document to another.
+
+        Args:
+            documents: Each document is a sequence of raw sentence strings.
+            batch_size: Overrides ``config.batch_size``.
+
+        Returns:
+            For each document, one list of entities per sentence, with offsets into that
+            sentence string (``entity.text == sentence[entity.start:entity.end]``).
+
+        Raises:
+            TypeError: ``documents`` or a document is a string, or a sentence is not a string.
+
+        Example:
+            >>> predictor = NERPredictor.from_pretrained(trained_tiny_model_dir)
+            >>> doc = ["John visited Paris.", "He met Mary there."]
+            >>> [[e.text for e in s] for s in predictor.predict_documents([doc])[0]]
+            [['John', 'Paris'], ['Mary']]
+        """
+        if isinstance(documents, str):
+            raise TypeError("predict_documents() takes a sequence of documents (lists of str).")
+        sentences: list[str] = []
+        ids: list[int] = []
+        for index, document in enumerate(documents):
+            if isinstance(document, str) or not isinstance(document, Sequence):
+                raise TypeError(
+                    f"documents[{index}] is a {type(document).__name__}; expected a sequence of "
+                    "sentence strings such as ['John lives here.', 'He likes it.']."
+                )
+            _check_strings(document, 0, f"documents[{index}]")
+            sentences += document
+            ids += [index] * len(document)
+        size = self._batch_size(batch_size)
+        encoded = self._encoder.encode_texts(sentences)
+        if self._context_size:
+            probs = self._document_probs(encoded, ids, size)
+        else:
+            probs = self._subword_probs(encoded, size)
+        flat = []
+        for text, enc, prob in zip(sentences, encoded, probs, strict=True):
+            tags, scores = self._decode(enc, prob)
+            flat.append(char_entities(text, enc.word_spans, tags, scores))
+        out: list[list[list[Entity]]] = []
+        position = 0
+        for document in documents:
+            out.append(flat[position : position + len(document)])
+            position += len(document)
+        return out
+
     # -- internals ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_documents(documents: Sequence[int], n: int) -> None:
+        if isinstance(documents, (str, bytes)) or len(documents) != n:
+            raise ConfigError(
+                f"documents must give one document id per sentence ({n}), got "
+                f"{len(documents)}; e.g. [0, 0, 1] for two documents."
+            )
+
+    def _document_probs(
+        self, encoded: list[Encoded], documents: Sequence[int], batch_size: int
+    ) -> list[np.ndarray]:
+        """Subword probabilities of sentences read with their document's context."""
+        windows = make_windows(
+            encoded,
+            self._encoder,
+            stride=self._encoder.stride,
+            documents=documents,
+            context_size=self._context_size,
+            window=self._context_window,
+        )
+        order = sorted(range(len(windows)), key=lambda i: -len(windows[i]))
+        outputs: list[np.ndarray] = [np.zeros(0)] * len(windows)
+        budget = self.config.max_batch_tokens
+        position = 0
+        while position < len(order):
+            count = max(1, min(batch_size, budget // len(windows[order[position]])))
+            batch = order[position : position + count]
+            position += count
+            rows = [np.array(windows[i].input_ids, dtype=np.int64) for i in batch]
+            for i, row in zip(batch, self._forward(rows), strict=True):
+                outputs[i] = row
+        merged = sentence_probabilities(windows, outputs, [len(e) for e in encoded])
+        empty = np.zeros((0, len(self._labels)), dtype=np.float32)
+        return [empty if p is None else p for p in merged]
 
     def _batch_size(self, batch_size: int | None) -> int:
         if batch_size is None:
@@ -353,13 +496,15 @@ class NERPredictor:
         results: dict[tuple[int, int], np.ndarray] = {}
         budget = self.config.max_batch_tokens
         n_special = len(encoder.prefix) + len(encoder.suffix)
+        prefix = np.array(encoder.prefix, dtype=np.int64)
+        suffix = np.array(encoder.suffix, dtype=np.int64)
         position = 0
         while position < len(jobs):
             longest = jobs[position][2] - jobs[position][1] + n_special
             count = max(1, min(batch_size, budget // longest))
             batch = jobs[position : position + count]
             position += count
-            rows = [encoded[i].ids[s:e] for i, s, e in batch]
+            rows = [np.concatenate([prefix, encoded[i].ids[s:e], suffix]) for i, s, e in batch]
             probs = self._forward(rows)
             for (index, start, end), row in zip(batch, probs, strict=True):
                 offset = len(encoder.prefix)
@@ -374,19 +519,16 @@ class NERPredictor:
         return out
 
     def _forward(self, rows: list[np.ndarray]) -> np.ndarray:
-        """Run the model on content-token rows; returns softmaxed probs ``(batch, len, labels)``."""
+        """Run the model on token rows (special tokens included); softmaxed probabilities
+        ``(batch, len, labels)``."""
         import torch
 
-        encoder = self._encoder
-        prefix = np.array(encoder.prefix, dtype=np.int64)
-        suffix = np.array(encoder.suffix, dtype=np.int64)
-        width = max(len(r) for r in rows) + len(prefix) + len(suffix)
-        input_ids = np.full((len(rows), width), encoder.pad_id, dtype=np.int64)
+        width = max(len(r) for r in rows)
+        input_ids = np.full((len(rows), width), self._encoder.pad_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
         for i, row in enumerate(rows):
-            full = np.concatenate([prefix, row, suffix])
-            input_ids[i, : len(full)] = full
-            mask[i, : len(full)] = 1
+            input_ids[i, : len(row)] = row
+            mask[i, : len(row)] = 1
         with torch.inference_mode():
             ids_t = torch.from_numpy(input_ids).to(self._device)
             mask_t = torch.from_numpy(mask).to(self._device)

@@ -11,6 +11,11 @@ What the component does with a doc:
   starts and ends on a token boundary and no prediction is lost to misaligned character
   offsets. Whitespace-only tokens (``"\\n\\n"``, extra spaces) are not shown to the model and
   count as ``O``; a mention whose words are separated by one covers it.
+* When the doc has sentence boundaries (a ``parser`` or ``senter`` earlier in the pipeline,
+  or ``sent_starts`` set by hand), each sentence is predicted as a sentence, the way the model
+  was trained, with the doc's other sentences as context if the model was trained with
+  document context (``context_size``); entities then never cross a sentence boundary.
+  Without boundaries the doc is read as one sequence (long docs in overlapping windows).
 * Predictions go into ``doc.ents`` according to the ``policy`` (see :class:`EntsPolicy`), and,
   if ``spans_key`` is set, all of them, with their scores, into ``doc.spans[spans_key]``
   (``doc.spans[key].attrs["scores"]`` holds one float per span).
@@ -309,22 +314,34 @@ class NerBertComponent:
             torch.set_num_threads(1)
 
     def _annotate(self, docs: list[Doc]) -> None:
+        """Predict on each doc's non-space tokens: per sentence when the doc has sentence
+        boundaries (with the other sentences as context if the model was trained with it),
+        else the whole doc as one sequence."""
         predictor = self.predictor
-        token_ids: list[list[int]] = []
-        for doc in docs:
-            token_ids.append([token.i for token in doc if not token.is_space])
-        todo = [i for i, ids in enumerate(token_ids) if ids]
-        words = [[docs[i][t].text for t in token_ids[i]] for i in todo]
-        predictions = predictor.predict_words(words, batch_size=self.batch_size) if words else []
+        units: list[tuple[int, list[int]]] = []  # (doc index, token indices)
+        for i, doc in enumerate(docs):
+            parts = doc.sents if doc.has_annotation("SENT_START") else [doc[:]]
+            for part in parts:
+                ids = [token.i for token in part if not token.is_space]
+                if ids:
+                    units.append((i, ids))
+        words = [[docs[i][t].text for t in ids] for i, ids in units]
+        predictions = (
+            predictor.predict_words(
+                words, documents=[i for i, _ in units], batch_size=self.batch_size
+            )
+            if words
+            else []
+        )
         by_doc: dict[int, list[tuple[Span, float]]] = {}
-        for i, preds in zip(todo, predictions, strict=True):
-            doc, ids = docs[i], token_ids[i]
-            spans: list[tuple[Span, float]] = []
+        for (i, ids), preds in zip(units, predictions, strict=True):
+            spans = by_doc.setdefault(i, [])
             for mention in tags_to_spans([p.tag for p in preds]):
                 scores = [p.score for p in preds[mention.start : mention.end]]
-                span = Span(doc, ids[mention.start], ids[mention.end - 1] + 1, label=mention.label)
+                span = Span(
+                    docs[i], ids[mention.start], ids[mention.end - 1] + 1, label=mention.label
+                )
                 spans.append((span, float(sum(scores) / len(scores))))
-            by_doc[i] = spans
         for i, doc in enumerate(docs):
             self._set_annotations(doc, by_doc.get(i, []))
 

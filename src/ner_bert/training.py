@@ -20,12 +20,14 @@ import numpy as np
 import torch
 
 from . import checkpoint as ckpt
-from .aggregation import decode_tags, merge_windows, word_probabilities
+from .aggregation import decode_tags, word_probabilities
 from .config import MixedPrecision, TrainingConfig
+from .context import check_context
 from .encoding import TextEncoder
 from .errors import ConfigError, DataFormatError, LabelError, ModelLoadError
 from .evaluation import EvaluationReport, evaluate_tags
-from .features import Window, collate, length_grouped_batches, make_windows
+from .features import collate, length_grouped_batches
+from .inputs import Window, make_windows, sentence_probabilities
 from .labels import LabelSet, convert_to_iob2, split_tag
 from .model_loading import resolve_precision, save_model
 from .serialization import check_checkpoint_dir, check_output_dir
@@ -145,6 +147,15 @@ class NERTrainer:
         self._encoder = TextEncoder(
             self.tokenizer, max_length=self.max_length, overlap=_DEFAULT_OVERLAP
         )
+        if config.context_size and config.max_length is None:
+            # With context, inputs are filled up to max_length: by default 2 x context_size
+            # subwords of sentences plus context_size on each side, not the model's 512.
+            n_special = self.max_length - self._encoder.window
+            self.max_length = min(self.max_length, 4 * config.context_size + n_special)
+            self._encoder = TextEncoder(
+                self.tokenizer, max_length=self.max_length, overlap=_DEFAULT_OVERLAP
+            )
+        check_context(config.context_size, self._encoder.window)
         self.stride = min(config.stride or self._encoder.stride, self._encoder.window)
         self.model: Any = None
         self.result: TrainingResult | None = None
@@ -226,25 +237,51 @@ class NERTrainer:
     def _score(
         self, sentences: Sequence[TaggedSentence], *, batch_size: int | None = None
     ) -> EvaluationReport:
-        predicted = self.predict_tags([s.words for s in sentences], batch_size=batch_size)
+        predicted = self.predict_tags(
+            [s.words for s in sentences],
+            documents=[s.document for s in sentences],
+            batch_size=batch_size,
+        )
         return evaluate_tags([s.tags for s in sentences], predicted)
 
     def predict_tags(
-        self, sentences: Sequence[Sequence[str]], *, batch_size: int | None = None
+        self,
+        sentences: Sequence[Sequence[str]],
+        *,
+        documents: Sequence[int] | None = None,
+        batch_size: int | None = None,
     ) -> list[list[str]]:
-        """IOB2 tags of pre-tokenized sentences (first-subword probabilities, Viterbi)."""
+        """IOB2 tags of pre-tokenized sentences (first-subword probabilities, Viterbi).
+
+        Args:
+            sentences: Sentences as word sequences.
+            documents: Document id of each sentence; with ``config.context_size > 0``,
+                consecutive sentences with the same id are each other's context. ``None``:
+                every sentence is its own document.
+            batch_size: Overrides ``config.eval_batch_size``.
+        """
         if self.model is None:
             self._load_for_inference()
         assert self._labels is not None
+        if documents is not None and len(documents) != len(sentences):
+            raise DataFormatError(
+                f"documents has {len(documents)} ids for {len(sentences)} sentences; give "
+                "one document id per sentence."
+            )
         model = self.model
         device = next(model.parameters()).device
         dtype = _autocast_dtype(self.config.mixed_precision, device)
         encoded = self._encoder.encode_words(sentences)
-        windows = make_windows(encoded, self._encoder, stride=self.stride)
+        windows = make_windows(
+            encoded,
+            self._encoder,
+            stride=self.stride,
+            documents=documents,
+            context_size=self.config.context_size,
+        )
         size = batch_size or self.config.eval_batch_size or 2 * self.config.batch_size
         batches = length_grouped_batches([len(w) for w in windows], size, generator=None)
-        probs: list[np.ndarray | None] = [None] * len(windows)
-        offset = len(self._encoder.prefix)
+        outputs: list[np.ndarray] = [np.zeros(0)] * len(windows)
         was_training = model.training
         model.eval()
         with torch.inference_mode(), _autocast(device, dtype):
@@ -256,23 +293,14 @@ class NERTrainer:
                 ).logits
                 soft = torch.softmax(logits.float(), dim=-1).cpu().numpy()
                 for row, i in enumerate(batch):
-                    n = windows[i].end - windows[i].start
-                    probs[i] = soft[row, offset : offset + n]
+                    outputs[i] = soft[row]
         model.train(was_training)
-        by_sentence: list[list[int]] = [[] for _ in sentences]
-        for i, window in enumerate(windows):
-            by_sentence[window.sentence].append(i)
+        probs = sentence_probabilities(windows, outputs, [len(e) for e in encoded])
         out: list[list[str]] = []
-        for index, item in enumerate(encoded):
-            ids = by_sentence[index]
-            if not ids:
+        for item, token_probs in zip(encoded, probs, strict=True):
+            if token_probs is None:
                 out.append(["O"] * item.n_words)
                 continue
-            token_probs = merge_windows(
-                [probs[i] for i in ids],  # type: ignore[misc]
-                [(windows[i].start, windows[i].end) for i in ids],
-                len(item),
-            )
             word_probs = word_probabilities(token_probs, item.word_ids, item.n_words, "first")
             tags, _ = decode_tags(word_probs, self._labels)
             out.append(tags)
@@ -455,4 +483,6 @@ def _windows_for(trainer: NERTrainer, sentences: list[TaggedSentence]) -> list[W
         tags=[s.tags for s in sentences],
         label2id=trainer.labels.label2id,
         label_all_subwords=trainer.config.label_all_subwords,
+        documents=[s.document for s in sentences],
+        context_size=trainer.config.context_size,
     )

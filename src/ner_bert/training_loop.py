@@ -81,13 +81,15 @@ def run(
     if not windows:
         raise ConfigError("the training data produced no tokens; check the words and tokenizer.")
     lengths = [len(w) for w in windows]
+    specials = (len(trainer._encoder.prefix), len(trainer._encoder.suffix))
     logger.info(
-        "training %s on %d sentences (%d windows of <= %d tokens), labels %s, %d process(es), "
-        "device %s, autocast %s",
+        "training %s on %d sentences (%d inputs of <= %d tokens, context %d), labels %s, "
+        "%d process(es), device %s, autocast %s",
         trainer.model_name,
         len(train),
         len(windows),
         trainer.max_length,
+        config.context_size,
         list(labels.entity_types),
         world,
         device,
@@ -149,6 +151,12 @@ def run(
             generator=generator,
             group_by_length=config.group_by_length,
         )
+        # Context dropout: the same inputs lose their context on every process (same seed).
+        dropped = (
+            (torch.rand(len(windows), generator=generator) < config.context_dropout).tolist()
+            if config.context_dropout > 0 and config.context_size > 0
+            else None
+        )
         if world > 1:
             # Every process needs the same number of batches: repeat a few from the start.
             batches += batches[: -len(batches) % world]
@@ -163,10 +171,13 @@ def run(
             group_start = index - index % accumulation
             group_size = min(accumulation, len(batches) - group_start)
             sync = index - group_start == group_size - 1
-            inputs = {
-                k: v.to(device)
-                for k, v in collate([windows[i] for i in batch_ids], _pad(trainer)).items()
-            }
+            batch_windows = [windows[i] for i in batch_ids]
+            if dropped is not None:
+                batch_windows = [
+                    w.without_context(*specials) if dropped[i] else w
+                    for w, i in zip(batch_windows, batch_ids, strict=True)
+                ]
+            inputs = {k: v.to(device) for k, v in collate(batch_windows, _pad(trainer)).items()}
             no_sync = (
                 accelerator.no_sync(wrapped) if world > 1 and not sync else contextlib.nullcontext()
             )
