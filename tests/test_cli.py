@@ -164,6 +164,13 @@ def test_predict_stdin_whole_file_and_tokenized(tiny_model_dir, data_dir):
         tags = [row[1] for row in rows]
         assert all(tag == "O" or tag[:2] in ("B-", "I-") for tag in tags)
 
+    # --tokenized --whole-file: the file's lines are one document's sentences, same output.
+    same = run(
+        "predict", "--model", tiny_model_dir, "--tokenized", "--whole-file", data_dir / "texts.txt"
+    )
+    assert same.returncode == 0, same.stderr
+    assert same.stdout == tokenized.stdout
+
 
 # --- evaluate ----------------------------------------------------------------------------------
 
@@ -283,7 +290,6 @@ def test_error_in_a_real_process_is_one_line_and_exit_2(tmp_path):
         (["train", "--bogus"], ["unrecognized arguments: --bogus"]),
         (["evaluate", "--model", "m"], ["required", "--data"]),
         (["predict", "--model", "m", "--batch-size", "0"], ["--batch-size", "positive integer"]),
-        (["predict", "--model", "m", "--whole-file", "--tokenized"], ["not allowed with"]),
         (["predict", "--model", "m", "-", "-"], ["stdin"]),
         (["frobnicate"], ["invalid choice"]),
     ],

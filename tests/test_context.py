@@ -273,3 +273,60 @@ def test_context_dropout_trains_and_resumes_the_same(
     assert resumed.predict_tags(words, documents=docs) == straight.predict_tags(
         words, documents=docs
     )
+
+
+def test_cli_evaluate_and_predict_use_the_documents(cue_models, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from ner_bert import write_conll
+
+    data = tmp_path / "cue.conll"
+    write_conll(data, cue_documents(40, 5))  # -DOCSTART- between documents
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+    def run(*args: object) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "ner_bert", *map(str, args)]
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
+
+    done = run("evaluate", "--model", cue_models[12][1], "--data", data, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["conlleval"]["micro"]["f1"] >= 0.95
+    text = tmp_path / "doc.txt"
+    text.write_text("next : city .\nwe visited river and club today .\n", encoding="utf-8")
+    done = run("predict", "--model", cue_models[12][1], "--tokenized", "--whole-file", text)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("\t") for line in done.stdout.splitlines() if line]
+    assert [r[1] for r in rows if r[0] in ("river", "club")] == ["B-LOC", "B-LOC"]
+
+
+def test_spacy_component_reads_sentences_with_their_document(cue_models) -> None:
+    spacy = pytest.importorskip("spacy")
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("ner_bert", config={"model": str(cue_models[12][1])})
+    texts = [
+        "next : president . we visited river and club today . with bank .",
+        "next : city . we visited river and club today .",
+    ]
+    docs = list(nlp.pipe(texts))
+    assert [len(list(d.sents)) for d in docs] == [3, 2]
+    assert [(e.text, e.label_) for e in docs[0].ents] == [
+        ("river", "PER"),
+        ("club", "PER"),
+        ("bank", "PER"),
+    ]
+    assert {e.label_ for e in docs[1].ents} == {"LOC"}
+    # The same as NERPredictor on the sentences with the doc as their document.
+    predictor = NERPredictor.from_pretrained(cue_models[12][1])
+    sentences = [[t.text for t in s] for d in docs for s in d.sents]
+    ids = [i for i, d in enumerate(docs) for _ in d.sents]
+    tags = [p.tag for s in predictor.predict_words(sentences, documents=ids) for p in s]
+    assert tags == [
+        t.ent_iob_ + ("-" + t.ent_type_ if t.ent_type_ else "") for d in docs for t in d
+    ]
+    # Entities never cross a sentence boundary, even where the model would join them.
+    for doc in docs:
+        for ent in doc.ents:
+            assert ent.sent.start <= ent.start and ent.end <= ent.sent.end

@@ -152,18 +152,22 @@ def build_parser() -> argparse.ArgumentParser:
         "(--whole-file: each file is one). Output: one JSON object per document with the\n"
         "text and its entities as half-open character offsets (text[start:end] is the\n"
         "entity). With --tokenized each line is one sentence of space-separated words and\n"
-        "the output is CoNLL (word, tag, score). --html writes a displaCy-style page with\n"
+        "the output is CoNLL (word, tag, score); add --whole-file to make each file one\n"
+        "document whose sentences are each other's context (models trained with\n"
+        "--context-size). --html writes a displaCy-style page with\n"
         "the entities marked; it is plain HTML written by ner_bert (spaCy is not needed).",
     )
     predict.add_argument("--model", required=True, help="trained model folder (or hub name)")
     predict.add_argument(
         "files", nargs="*", type=Path, metavar="FILE", help="input files ('-' or none: stdin)"
     )
-    layout = predict.add_mutually_exclusive_group()
-    layout.add_argument(
-        "--whole-file", action="store_true", help="each file is one document (not each line)"
+    predict.add_argument(
+        "--whole-file",
+        action="store_true",
+        help="each file is one document (not each line); with --tokenized, its lines are the "
+        "document's sentences",
     )
-    layout.add_argument(
+    predict.add_argument(
         "--tokenized", action="store_true", help="lines are space-separated words; CoNLL out"
     )
     predict.add_argument(

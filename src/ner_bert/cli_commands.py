@@ -119,7 +119,11 @@ def evaluate(args: argparse.Namespace) -> int:
     predictor = _load_predictor(args)
     from .evaluation import evaluate_tags
 
-    predictions = predictor.predict_words([s.words for s in sentences], batch_size=args.batch_size)
+    predictions = predictor.predict_words(
+        [s.words for s in sentences],
+        documents=[s.document for s in sentences],
+        batch_size=args.batch_size,
+    )
     report = evaluate_tags(
         [s.tags for s in sentences], [[word.tag for word in words] for words in predictions]
     )
@@ -188,10 +192,20 @@ def _predicted(
         return
     from .aggregation import char_entities
 
-    while chunk := list(itertools.islice(documents, 1024)):
-        sentences = [text.split() for _, text in chunk]
-        predictions = predictor.predict_words(sentences, batch_size=args.batch_size)
-        for (source, _), words, tags in zip(chunk, sentences, predictions, strict=True):
+    # Each line is a sentence; with --whole-file the lines of a file are one document (each
+    # other's context when the model was trained with document context).
+    while chunk := list(itertools.islice(documents, 1 if args.whole_file else 1024)):
+        units = [
+            (source if not args.whole_file else f"{source}:{number}", line.split(), index)
+            for index, (source, text) in enumerate(chunk)
+            for number, line in enumerate(text.splitlines() or [text], start=1)
+            if line.strip() or not args.whole_file
+        ]
+        sentences = [words for _, words, _ in units]
+        predictions = predictor.predict_words(
+            sentences, documents=[index for _, _, index in units], batch_size=args.batch_size
+        )
+        for (source, _, _), words, tags in zip(units, sentences, predictions, strict=True):
             lines = [f"{w}\t{p.tag}\t{p.score:.4f}\n" for w, p in zip(words, tags, strict=True)]
             text, spans = _join_words(words)
             entities = char_entities(text, spans, [p.tag for p in tags], [p.score for p in tags])
