@@ -41,7 +41,8 @@ def build_workspace(directory: Path) -> Path:
         sys.path.remove(str(ROOT / "tests"))
     from ner_bert import NERPredictor
 
-    tiny_models.build_tiny_encoder(directory / "bert-base-cased")
+    # 512 positions, like the real bert-base-cased (document context needs the room).
+    tiny_models.build_tiny_encoder(directory / "bert-base-cased", max_length=512)
     for name, n in (("train", 24), ("valid", 12), ("test", 12)):
         tiny_models.write_sample_conll(directory / "conll2003" / f"{name}.txt", n_sentences=n)
     # A tiny model trained on a synthetic task, saved the way ner_bert saves models.

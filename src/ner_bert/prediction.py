@@ -334,8 +334,9 @@ class NERPredictor:
             ConfigError: ``documents`` does not have one id per sentence.
 
         Example:
-            >>> predictor = NERPredictor.from_pretrained(trained_tiny_model_dir)
+            >>> predictor = NERPredictor.from_pretrained("my-ner-model")  # doctest: +SKIP
             >>> [p.tag for p in predictor.predict_words([["John", "visited", "Paris"]])[0]]
+            ... # doctest: +SKIP
             ['B-PER', 'O', 'B-LOC']
         """
         if isinstance(sentences, str):
@@ -390,9 +391,10 @@ class NERPredictor:
             TypeError: ``documents`` or a document is a string, or a sentence is not a string.
 
         Example:
-            >>> predictor = NERPredictor.from_pretrained(trained_tiny_model_dir)
+            >>> predictor = NERPredictor.from_pretrained("my-ner-model")  # doctest: +SKIP
             >>> doc = ["John visited Paris.", "He met Mary there."]
             >>> [[e.text for e in s] for s in predictor.predict_documents([doc])[0]]
+            ... # doctest: +SKIP
             [['John', 'Paris'], ['Mary']]
         """
         if isinstance(documents, str):
