@@ -134,10 +134,10 @@ def run_ner_bert(
 
 def _precision(settings: dict[str, Any]) -> str:
     from ner_bert.config import TrainingConfig
-    from ner_bert.training import _autocast_dtype, _pick_device
+    from ner_bert.training_setup import autocast_dtype, pick_device
 
     config = TrainingConfig(**settings)
-    dtype = _autocast_dtype(config.mixed_precision, _pick_device(config.device))
+    dtype = autocast_dtype(config.mixed_precision, pick_device(config.device))
     return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, str(dtype))
 
 

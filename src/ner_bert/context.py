@@ -101,8 +101,8 @@ def plan_segments(
 
     Example:
         >>> [(s.start, s.end, s.target_start, s.target_end)
-        ...  for s in plan_segments([4, 5, 6], context_size=2, window=13, stride=8)]
-        [(0, 11, 0, 9), (7, 15, 9, 15)]
+        ...  for s in plan_segments([4, 5, 6, 7, 8], context_size=2, window=20, stride=8)]
+        [(0, 17, 0, 15), (13, 30, 15, 30)]
     """
     check_context(context_size, window)
     budget = window - 2 * context_size

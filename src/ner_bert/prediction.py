@@ -33,16 +33,14 @@ import numpy as np
 from .aggregation import (
     char_entities,
     decode_tags,
-    merge_windows,
     parse_aggregation,
     parse_decoding,
     word_probabilities,
 )
 from .config import PredictionConfig
-from .context import check_context
 from .encoding import Encoded, TextEncoder
 from .errors import ConfigError
-from .inputs import make_windows, sentence_probabilities
+from .inference import SubwordScorer, context_settings
 from .labels import LabelSet
 from .model_loading import (
     load_model,
@@ -124,7 +122,19 @@ class NERPredictor:
                     f"{max_length}), got {self.config.stride}."
                 )
             self._encoder.stride = self.config.stride
-        self._context_size, self._context_window = self._context_settings(max_length)
+        self._context_size, context_window = context_settings(
+            self._metadata, self.config, self._encoder
+        )
+        self._scorer = SubwordScorer(
+            model,
+            self._encoder,
+            device=self._device,
+            dtype=self._dtype,
+            n_labels=len(labels),
+            max_batch_tokens=self.config.max_batch_tokens,
+            context_size=self._context_size,
+            context_window=context_window,
+        )
         logger.info(
             "NERPredictor: device=%s precision=%s window=%d stride=%d labels=%d context=%d",
             self._device,
@@ -134,24 +144,6 @@ class NERPredictor:
             len(labels),
             self._context_size,
         )
-
-    def _context_settings(self, max_length: int) -> tuple[int, int]:
-        """Context subwords per side and content subwords per input for documents."""
-        saved = self._metadata.get("context_size", 0)
-        size = self.config.context_size if self.config.context_size is not None else saved
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise ConfigError(
-                f"ner_bert.json has context_size={size!r}; expected an integer >= 0. Pass "
-                "PredictionConfig(context_size=...) to override it."
-            )
-        n_special = max_length - self._encoder.window
-        window = self._encoder.window
-        trained = self._metadata.get("max_length")
-        if size and self.config.max_length is None and isinstance(trained, int):
-            # Fill inputs the way training did (default 4 x context_size subwords).
-            window = min(window, trained - n_special)
-        check_context(size, window)
-        return size, window
 
     # -- construction and saving ------------------------------------------------------------
 
@@ -355,7 +347,7 @@ class NERPredictor:
             if self._context_size:
                 encoded = self._encoder.encode_words(sentences)
                 for enc, probs in zip(
-                    encoded, self._document_probs(encoded, documents, size), strict=True
+                    encoded, self._scorer.documents(encoded, documents, size), strict=True
                 ):
                     tags, scores = self._decode(enc, probs)
                     out.append([WordPrediction(t, s) for t, s in zip(tags, scores, strict=True)])
@@ -363,7 +355,7 @@ class NERPredictor:
         for start in range(0, len(sentences), size * _CHUNK_BATCHES):
             chunk = sentences[start : start + size * _CHUNK_BATCHES]
             encoded = self._encoder.encode_words(chunk)
-            for enc, probs in zip(encoded, self._subword_probs(encoded, size), strict=True):
+            for enc, probs in zip(encoded, self._scorer.texts(encoded, size), strict=True):
                 tags, scores = self._decode(enc, probs)
                 out.append(
                     [WordPrediction(tag, score) for tag, score in zip(tags, scores, strict=True)]
@@ -413,9 +405,9 @@ class NERPredictor:
         size = self._batch_size(batch_size)
         encoded = self._encoder.encode_texts(sentences)
         if self._context_size:
-            probs = self._document_probs(encoded, ids, size)
+            probs = self._scorer.documents(encoded, ids, size)
         else:
-            probs = self._subword_probs(encoded, size)
+            probs = self._scorer.texts(encoded, size)
         flat = []
         for text, enc, prob in zip(sentences, encoded, probs, strict=True):
             tags, scores = self._decode(enc, prob)
@@ -437,33 +429,6 @@ class NERPredictor:
                 f"{len(documents)}; e.g. [0, 0, 1] for two documents."
             )
 
-    def _document_probs(
-        self, encoded: list[Encoded], documents: Sequence[int], batch_size: int
-    ) -> list[np.ndarray]:
-        """Subword probabilities of sentences read with their document's context."""
-        windows = make_windows(
-            encoded,
-            self._encoder,
-            stride=self._encoder.stride,
-            documents=documents,
-            context_size=self._context_size,
-            window=self._context_window,
-        )
-        order = sorted(range(len(windows)), key=lambda i: -len(windows[i]))
-        outputs: list[np.ndarray] = [np.zeros(0)] * len(windows)
-        budget = self.config.max_batch_tokens
-        position = 0
-        while position < len(order):
-            count = max(1, min(batch_size, budget // len(windows[order[position]])))
-            batch = order[position : position + count]
-            position += count
-            rows = [np.array(windows[i].input_ids, dtype=np.int64) for i in batch]
-            for i, row in zip(batch, self._forward(rows), strict=True):
-                outputs[i] = row
-        merged = sentence_probabilities(windows, outputs, [len(e) for e in encoded])
-        empty = np.zeros((0, len(self._labels)), dtype=np.float32)
-        return [empty if p is None else p for p in merged]
-
     def _batch_size(self, batch_size: int | None) -> int:
         if batch_size is None:
             return self.config.batch_size
@@ -475,7 +440,7 @@ class NERPredictor:
         encoded = self._encoder.encode_texts(texts)
         out = []
         for text, enc, probs in zip(
-            texts, encoded, self._subword_probs(encoded, batch_size), strict=True
+            texts, encoded, self._scorer.texts(encoded, batch_size), strict=True
         ):
             tags, scores = self._decode(enc, probs)
             out.append(char_entities(text, enc.word_spans, tags, scores))
@@ -486,62 +451,6 @@ class NERPredictor:
             return [], []
         word_probs = word_probabilities(probs, enc.word_ids, enc.n_words, self._aggregation)
         return decode_tags(word_probs, self._labels, decoding=self._decoding)
-
-    def _subword_probs(self, encoded: list[Encoded], batch_size: int) -> list[np.ndarray]:
-        """Softmaxed predictions ``(n_tokens, n_labels)`` for each encoded input."""
-        encoder = self._encoder
-        jobs: list[tuple[int, int, int]] = []  # (input index, start, end)
-        plans = [encoder.windows(len(enc)) for enc in encoded]
-        for index, windows in enumerate(plans):
-            jobs += [(index, start, end) for start, end in windows]
-        jobs.sort(key=lambda job: job[2] - job[1], reverse=True)
-        results: dict[tuple[int, int], np.ndarray] = {}
-        budget = self.config.max_batch_tokens
-        n_special = len(encoder.prefix) + len(encoder.suffix)
-        prefix = np.array(encoder.prefix, dtype=np.int64)
-        suffix = np.array(encoder.suffix, dtype=np.int64)
-        position = 0
-        while position < len(jobs):
-            longest = jobs[position][2] - jobs[position][1] + n_special
-            count = max(1, min(batch_size, budget // longest))
-            batch = jobs[position : position + count]
-            position += count
-            rows = [np.concatenate([prefix, encoded[i].ids[s:e], suffix]) for i, s, e in batch]
-            probs = self._forward(rows)
-            for (index, start, end), row in zip(batch, probs, strict=True):
-                offset = len(encoder.prefix)
-                results[(index, start)] = row[offset : offset + end - start]
-        out = []
-        for index, (enc, windows) in enumerate(zip(encoded, plans, strict=True)):
-            window_probs = [results[(index, start)] for start, _ in windows]
-            if len(windows) == 1:
-                out.append(window_probs[0])
-            else:
-                out.append(merge_windows(window_probs, windows, len(enc)))
-        return out
-
-    def _forward(self, rows: list[np.ndarray]) -> np.ndarray:
-        """Run the model on token rows (special tokens included); softmaxed probabilities
-        ``(batch, len, labels)``."""
-        import torch
-
-        width = max(len(r) for r in rows)
-        input_ids = np.full((len(rows), width), self._encoder.pad_id, dtype=np.int64)
-        mask = np.zeros((len(rows), width), dtype=np.int64)
-        for i, row in enumerate(rows):
-            input_ids[i, : len(row)] = row
-            mask[i, : len(row)] = 1
-        with torch.inference_mode():
-            ids_t = torch.from_numpy(input_ids).to(self._device)
-            mask_t = torch.from_numpy(mask).to(self._device)
-            if self._dtype is not None:
-                with torch.autocast(device_type=self._device.type, dtype=self._dtype):
-                    logits = self._model(input_ids=ids_t, attention_mask=mask_t).logits
-            else:
-                logits = self._model(input_ids=ids_t, attention_mask=mask_t).logits
-            probs = torch.softmax(logits.float(), dim=-1)
-            result: np.ndarray = probs.cpu().numpy()
-        return result
 
 
 def _check_strings(items: Sequence[Any], offset: int, name: str) -> None:

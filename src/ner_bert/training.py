@@ -8,7 +8,6 @@ on recent GPUs, fp16 with loss scaling on older GPUs).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 from collections.abc import Sequence
@@ -21,16 +20,18 @@ import torch
 
 from . import checkpoint as ckpt
 from .aggregation import decode_tags, word_probabilities
-from .config import MixedPrecision, TrainingConfig
+from .config import TrainingConfig
 from .context import check_context
 from .encoding import TextEncoder
 from .errors import ConfigError, DataFormatError, LabelError, ModelLoadError
 from .evaluation import EvaluationReport, evaluate_tags
 from .features import collate, length_grouped_batches
-from .inputs import Window, make_windows, sentence_probabilities
-from .labels import LabelSet, convert_to_iob2, split_tag
-from .model_loading import resolve_precision, save_model
+from .inputs import make_windows, sentence_probabilities
+from .labels import LabelSet
+from .model_loading import save_model
 from .serialization import check_checkpoint_dir, check_output_dir
+from .training_data import as_sentences, warn_unseen
+from .training_setup import autocast, autocast_dtype, on_accelerator, pick_device
 from .types import TaggedSentence
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -203,8 +204,8 @@ class NERTrainer:
             check_output_dir(Path(config.output_dir))
         if config.checkpoint_dir is not None:
             check_checkpoint_dir(Path(config.checkpoint_dir))
-        train_sentences = _as_sentences(train, "train")
-        eval_sentences = None if eval is None else _as_sentences(eval, "eval")
+        train_sentences = as_sentences(train, "train")
+        eval_sentences = None if eval is None else as_sentences(eval, "eval")
         labels = self._resolve_labels(train_sentences, eval_sentences)
         checkpoint = None
         if resume_from is not None:
@@ -227,11 +228,11 @@ class NERTrainer:
         Entity-level precision/recall/F1 per type, micro and macro, in the conlleval and the
         strict IOB2 modes (see :func:`~ner_bert.evaluation.evaluate_tags`).
         """
-        sentences = _as_sentences(data, "eval")
+        sentences = as_sentences(data, "eval")
         if self.model is None:
             self._load_for_inference()
         assert self._labels is not None
-        _warn_unseen(sentences, self._labels, "evaluation data")
+        warn_unseen(sentences, self._labels, "evaluation data")
         return self._score(sentences, batch_size=batch_size)
 
     def _score(
@@ -270,7 +271,7 @@ class NERTrainer:
             )
         model = self.model
         device = next(model.parameters()).device
-        dtype = _autocast_dtype(self.config.mixed_precision, device)
+        dtype = autocast_dtype(self.config.mixed_precision, device)
         encoded = self._encoder.encode_words(sentences)
         windows = make_windows(
             encoded,
@@ -284,7 +285,7 @@ class NERTrainer:
         outputs: list[np.ndarray] = [np.zeros(0)] * len(windows)
         was_training = model.training
         model.eval()
-        with torch.inference_mode(), _autocast(device, dtype):
+        with torch.inference_mode(), autocast(device, dtype):
             for batch in batches:
                 inputs = collate([windows[i] for i in batch], self._encoder.pad_id)
                 logits = model(
@@ -339,7 +340,7 @@ class NERTrainer:
             "training_config": self.config.to_dict(),
             "metrics": metrics,
         }
-        model = copy.deepcopy(self.model).to("cpu") if _on_accelerator(self.model) else self.model
+        model = copy.deepcopy(self.model).to("cpu") if on_accelerator(self.model) else self.model
         save_model(directory, model, self.tokenizer, self._labels, metadata)
 
     # -- internals -----------------------------------------------------------------------
@@ -364,7 +365,7 @@ class NERTrainer:
                 "to learn. Check the tag column of the data."
             )
         if eval is not None:
-            _warn_unseen(eval, labels, "eval data")
+            warn_unseen(eval, labels, "eval data")
         self._labels = labels
         return labels
 
@@ -380,87 +381,11 @@ class NERTrainer:
                     "first or pass labels=[...]."
                 ) from exc
         self.model = load_model(self.model_name, self._model_config, self._labels)
-        device = _pick_device(self.config.device)
+        device = pick_device(self.config.device)
         self.model.to(device)
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _as_sentences(data: Any, name: str) -> list[TaggedSentence]:
-    """Accept sentences or a ``datasets.Dataset``; check they are non-empty IOB2."""
-    if type(data).__module__.startswith("datasets"):
-        from .hf_datasets import from_hf_dataset
-
-        sentences = from_hf_dataset(data)
-    elif isinstance(data, (str, bytes, Path)) or not isinstance(data, Sequence):
-        raise DataFormatError(
-            f"{name} data must be a list of TaggedSentence (from read_conll, read_jsonl, ...) "
-            f"or a datasets.Dataset, got {type(data).__name__}; read files with "
-            "ner_bert.read_conll(path) first."
-        )
-    else:
-        sentences = list(data)
-    if not sentences:
-        raise DataFormatError(f"the {name} data is empty (no sentences); nothing to train on.")
-    for index, sentence in enumerate(sentences):
-        if not isinstance(sentence, TaggedSentence):
-            raise DataFormatError(
-                f"{name} item {index} is a {type(sentence).__name__}, not a TaggedSentence; "
-                "build sentences with TaggedSentence(words=..., tags=...) or a reader."
-            )
-        convert_to_iob2(sentence.tags, "IOB2", where=sentence.source or f"{name}[{index}]")
-    if not any(len(s) for s in sentences):
-        raise DataFormatError(f"the {name} data has no words (every sentence is empty).")
-    return sentences
-
-
-def _warn_unseen(sentences: Sequence[TaggedSentence], labels: LabelSet, what: str) -> None:
-    known = set(labels.entity_types)
-    unseen = sorted(
-        {k for s in sentences for t in s.tags if (k := split_tag(t)[1]) and k not in known}
-    )
-    if unseen:
-        logger.warning(
-            "%s has entity types %s the model does not have (labels %s); they are scored as "
-            "missed entities.",
-            what,
-            unseen,
-            list(labels.entity_types),
-        )
-
-
-def _pick_device(device: str) -> torch.device:
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device='cuda' but no CUDA GPU is available; use 'auto' or 'cpu'.")
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("device='mps' but MPS is not available; use 'auto' or 'cpu'.")
-    return torch.device(device)
-
-
-def _autocast_dtype(precision: MixedPrecision, device: torch.device) -> torch.dtype | None:
-    if precision is MixedPrecision.FP16 and device.type == "cpu":
-        raise ConfigError(
-            "mixed_precision='fp16' needs a GPU; use 'bf16' (fast on CPUs with AMX) or 'no'."
-        )
-    dtype: torch.dtype | None = resolve_precision(precision, device)
-    if precision is MixedPrecision.AUTO and dtype is None and device.type == "cuda":
-        dtype = torch.float16
-    return dtype
-
-
-def _autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-def _on_accelerator(model: Any) -> bool:
-    return bool(next(model.parameters()).device.type != "cpu")
 
 
 def _metrics(result: TrainingResult) -> dict[str, Any]:
@@ -471,18 +396,3 @@ def _metrics(result: TrainingResult) -> dict[str, Any]:
     if result.history:
         out["final_train_loss"] = result.history[-1].train_loss
     return out
-
-
-def _windows_for(trainer: NERTrainer, sentences: list[TaggedSentence]) -> list[Window]:
-    assert trainer.labels is not None
-    encoded = trainer._encoder.encode_words([s.words for s in sentences])
-    return make_windows(
-        encoded,
-        trainer._encoder,
-        stride=trainer.stride,
-        tags=[s.tags for s in sentences],
-        label2id=trainer.labels.label2id,
-        label_all_subwords=trainer.config.label_all_subwords,
-        documents=[s.document for s in sentences],
-        context_size=trainer.config.context_size,
-    )

@@ -55,14 +55,9 @@ def run(
     from accelerate.utils import set_seed
     from transformers import get_linear_schedule_with_warmup
 
-    from .training import (
-        EpochMetrics,
-        TrainingResult,
-        _autocast,
-        _autocast_dtype,
-        _windows_for,
-    )
-    from .training_setup import load_model
+    from .training import EpochMetrics, TrainingResult
+    from .training_data import windows_for
+    from .training_setup import autocast, autocast_dtype, load_model
 
     config = trainer.config
     started = time.perf_counter()
@@ -74,10 +69,10 @@ def run(
         )
     accelerator = Accelerator(cpu=config.device == "cpu")
     device = accelerator.device
-    dtype = _autocast_dtype(config.mixed_precision, device)
+    dtype = autocast_dtype(config.mixed_precision, device)
     rank, world = accelerator.process_index, accelerator.num_processes
 
-    windows = _windows_for(trainer, train)
+    windows = windows_for(trainer, train)
     if not windows:
         raise ConfigError("the training data produced no tokens; check the words and tokenizer.")
     lengths = [len(w) for w in windows]
@@ -182,7 +177,7 @@ def run(
                 accelerator.no_sync(wrapped) if world > 1 and not sync else contextlib.nullcontext()
             )
             with no_sync:
-                with _autocast(device, dtype):
+                with autocast(device, dtype):
                     loss = wrapped(**inputs).loss
                 scaled = loss / group_size
                 if scaler is not None:

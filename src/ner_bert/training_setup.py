@@ -7,20 +7,27 @@ the loop.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .errors import LabelError, ModelLoadError
+from .config import MixedPrecision
+from .errors import ConfigError, LabelError, ModelLoadError
 from .labels import LabelSet
+from .model_loading import resolve_precision
 
 __all__ = [
+    "autocast",
+    "autocast_dtype",
     "decay_parameter_groups",
     "load_model",
     "load_model_config",
     "load_tokenizer",
+    "on_accelerator",
+    "pick_device",
     "window_length",
 ]
 
@@ -220,3 +227,36 @@ def decay_parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[
         {"params": decay, "weight_decay": weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
+
+
+def pick_device(device: str) -> torch.device:
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device='cuda' but no CUDA GPU is available; use 'auto' or 'cpu'.")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device='mps' but MPS is not available; use 'auto' or 'cpu'.")
+    return torch.device(device)
+
+
+def autocast_dtype(precision: MixedPrecision, device: torch.device) -> torch.dtype | None:
+    if precision is MixedPrecision.FP16 and device.type == "cpu":
+        raise ConfigError(
+            "mixed_precision='fp16' needs a GPU; use 'bf16' (fast on CPUs with AMX) or 'no'."
+        )
+    dtype: torch.dtype | None = resolve_precision(precision, device)
+    if precision is MixedPrecision.AUTO and dtype is None and device.type == "cuda":
+        dtype = torch.float16
+    return dtype
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def on_accelerator(model: Any) -> bool:
+    return bool(next(model.parameters()).device.type != "cpu")
