@@ -120,11 +120,54 @@ def combine(files: list[Path]) -> dict[str, Any]:
     return out
 
 
+def markdown_table(results: dict[str, Any]) -> str:
+    """The README table of a combined results file."""
+    m = results["machine"]
+    lines = [
+        f"{results['date']}, {m['cpu']} ({m['cores']} cores), torch {m['torch']}, "
+        f"transformers {m['transformers']}; train/valid/test = {results['data']['train']}/"
+        f"{results['data']['valid']}/{results['data']['test']} sentences.",
+        "",
+        "| | test F1 (conlleval), mean ± std | strict | valid F1 | wall time (median) "
+        "| vs reference |",
+        "|---|---|---|---|---|---|",
+    ]
+    ref = results.get("reference")
+    for side, name in (
+        ("ner_bert", "ner_bert, sentence by sentence"),
+        ("ner_bert_context", "ner_bert, document context 64"),
+    ):
+        if side not in results:
+            continue
+        g, s = results[side], results[side]["settings"]
+        what = (
+            f"{name} ({s['epochs']} epochs, batch {s['batch_size']}, lr {s['learning_rate']:g}, "
+            f"{g['precision']}, seeds {', '.join(map(str, s['seeds']))})"
+        )
+        ratio = "" if ref is None else f"{g['wall_seconds_median'] / ref['wall_seconds']:.2f}x time"
+        lines.append(
+            f"| {what} | {g['test_f1_mean']:.4f} ± {g['test_f1_std']:.4f} | "
+            f"{g['test_f1_strict_mean']:.4f} | {g['valid_f1_mean']:.4f} | "
+            f"{g['wall_seconds_median']:.0f} s | {ratio} |"
+        )
+    if ref is not None:
+        lines.append(
+            f"| run_ner.py recipe (3 epochs, batch 8, lr 5e-5, fp32, seed 42) | "
+            f"{ref['test']['f1_conlleval']:.4f} | {ref['test']['f1_strict']:.4f} | - | "
+            f"{ref['wall_seconds']:.0f} s | 1x |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--results", type=Path, default=HERE / "results" / "train_conll.json")
+    parser.add_argument("--table", type=Path, help="print the Markdown table of a results file")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown_table(json.loads(args.table.read_text(encoding="utf-8"))))
+        return 0
     combined = combine(args.files)
     args.results.write_text(json.dumps(combined, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(combined["summary"], indent=2))
