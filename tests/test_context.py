@@ -330,3 +330,18 @@ def test_spacy_component_reads_sentences_with_their_document(cue_models) -> None
     for doc in docs:
         for ent in doc.ents:
             assert ent.sent.start <= ent.start and ent.end <= ent.sent.end
+
+
+def test_many_documents_go_in_chunks_with_the_same_result(cue_models) -> None:
+    predictor = NERPredictor.from_pretrained(
+        cue_models[12][1], config=PredictionConfig(precision="no")
+    )
+    data = cue_documents(60, 7)
+    words = [list(s.words) for s in data]
+    ids = [s.document for s in data]
+    # batch_size=1: chunks of about 32 sentences, cut only at document boundaries.
+    small = predictor.predict_words(words, documents=ids, batch_size=1)
+    large = predictor.predict_words(words, documents=ids, batch_size=64)
+    assert [[p.tag for p in s] for s in small] == [[p.tag for p in s] for s in large]
+    scores = [p.score for s in small for p in s]
+    assert scores == pytest.approx([p.score for s in large for p in s], abs=1e-4)

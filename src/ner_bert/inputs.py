@@ -20,7 +20,14 @@ from .context import plan_segments
 from .encoding import Encoded, TextEncoder
 from .labels import IGNORE_INDEX, align_labels
 
-__all__ = ["Piece", "Window", "document_runs", "make_windows", "sentence_probabilities"]
+__all__ = [
+    "Piece",
+    "Window",
+    "document_chunks",
+    "document_runs",
+    "make_windows",
+    "sentence_probabilities",
+]
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,23 @@ def document_runs(documents: Sequence[int]) -> list[range]:
             runs.append(range(start, i))
             start = i
     return runs
+
+
+def document_chunks(documents: Sequence[int], size: int) -> list[tuple[int, int]]:
+    """``[lo, hi)`` ranges of at least ``size`` sentences (or to the end) that end at a
+    document boundary.
+
+    Example:
+        >>> document_chunks([0, 0, 1, 2, 2, 2, 3], 3)
+        [(0, 3), (3, 6), (6, 7)]
+    """
+    chunks = []
+    lo = 0
+    for i in range(1, len(documents) + 1):
+        if i == len(documents) or (i - lo >= size and documents[i] != documents[i - 1]):
+            chunks.append((lo, i))
+            lo = i
+    return chunks
 
 
 def make_windows(

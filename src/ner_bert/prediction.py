@@ -41,6 +41,7 @@ from .config import PredictionConfig
 from .encoding import Encoded, TextEncoder
 from .errors import ConfigError
 from .inference import SubwordScorer, context_settings
+from .inputs import document_chunks
 from .labels import LabelSet
 from .model_loading import (
     load_model,
@@ -345,12 +346,15 @@ class NERPredictor:
         if documents is not None:
             self._check_documents(documents, len(sentences))
             if self._context_size:
-                encoded = self._encoder.encode_words(sentences)
-                for enc, probs in zip(
-                    encoded, self._scorer.documents(encoded, documents, size), strict=True
-                ):
-                    tags, scores = self._decode(enc, probs)
-                    out.append([WordPrediction(t, s) for t, s in zip(tags, scores, strict=True)])
+                # Whole documents at a time, about size * _CHUNK_BATCHES sentences (memory).
+                for lo, hi in document_chunks(documents, size * _CHUNK_BATCHES):
+                    encoded = self._encoder.encode_words(sentences[lo:hi])
+                    chunk_probs = self._scorer.documents(encoded, documents[lo:hi], size)
+                    for enc, prob in zip(encoded, chunk_probs, strict=True):
+                        tags, scores = self._decode(enc, prob)
+                        out.append(
+                            [WordPrediction(t, s) for t, s in zip(tags, scores, strict=True)]
+                        )
                 return out
         for start in range(0, len(sentences), size * _CHUNK_BATCHES):
             chunk = sentences[start : start + size * _CHUNK_BATCHES]
