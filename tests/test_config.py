@@ -44,6 +44,8 @@ def test_defaults_are_valid_and_round_trip_through_json() -> None:
         ("num_threads", 0, "num_threads"),
         ("context_size", -2, "context_size must be an integer >= 0"),
         ("context_dropout", 1.5, "context_dropout must be in"),
+        ("eval_delay", 3, "eval_delay must be less than epochs (3)"),
+        ("eval_delay", -1, "eval_delay must be an integer >= 0"),
         ("checkpoint_dir", "", "checkpoint_dir must be a directory path"),
     ],
 )

@@ -451,3 +451,10 @@ def test_byte_level_bpe_tokenizer_gets_add_prefix_space(tmp_path: Path) -> None:
     trainer.save(tmp_path / "saved")
     saved = json.loads((tmp_path / "saved" / "tokenizer_config.json").read_text())
     assert saved.get("add_prefix_space") is True
+
+
+def test_eval_delay_skips_the_first_evaluations(tiny_encoder_dir: Path) -> None:
+    trainer = NERTrainer(tiny_encoder_dir, config=fast_config(epochs=3, eval_delay=2))
+    result = trainer.train(synthetic(200, 0), eval=synthetic(50, 1))
+    assert [m.eval_f1 is None for m in result.history] == [True, True, False]
+    assert result.best_epoch == 3 and result.best_f1 == result.history[-1].eval_f1

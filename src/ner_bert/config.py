@@ -93,6 +93,9 @@ class TrainingConfig:
         seed: Seed of every random choice (initialization of the head, dropout, data order).
         early_stopping_patience: Stop after this many evaluations without a better dev F1
             (``None``: never stop early). The weights of the best evaluation are kept.
+        eval_delay: Epochs to train before the first evaluation on the eval data (as in
+            ``transformers``' ``eval_delay``): the best epoch is chosen among the later ones.
+            Saves a dev pass per skipped epoch; must be less than ``epochs``.
         checkpoint_dir: Where to write a checkpoint after each epoch (``None``: no
             checkpoints). Resume with ``trainer.train(..., resume_from=...)``.
         output_dir: Where to save the final model at the end of ``train`` (``None``: only when
@@ -138,6 +141,7 @@ class TrainingConfig:
     device: str = "auto"
     seed: int = 42
     early_stopping_patience: int | None = None
+    eval_delay: int = 0
     checkpoint_dir: str | None = None
     output_dir: str | None = None
     keep_checkpoints: int = 1
@@ -187,6 +191,12 @@ class TrainingConfig:
         object.__setattr__(self, "device", device)
         _require_int("seed", self.seed, 0)
         _require_int("early_stopping_patience", self.early_stopping_patience, 1, optional=True)
+        _require_int("eval_delay", self.eval_delay, 0)
+        if self.eval_delay >= self.epochs:
+            raise ConfigError(
+                f"eval_delay must be less than epochs ({self.epochs}), got {self.eval_delay}; "
+                "the last epoch at least must be evaluated."
+            )
         for name in ("checkpoint_dir", "output_dir"):
             value = getattr(self, name)
             if value is not None:

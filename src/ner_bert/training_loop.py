@@ -216,7 +216,7 @@ def run(
             learning_rate=float(scheduler.get_last_lr()[0]),
             seconds=time.perf_counter() - epoch_start,
         )
-        if eval is not None:
+        if eval is not None and epoch + 1 > config.eval_delay:
             trainer.model = model
             report = trainer._score(eval)
             model.train()
