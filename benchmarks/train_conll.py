@@ -51,6 +51,7 @@ NER_BERT_SETTINGS: dict[str, Any] = {
     "batch_size": 64,
     "warmup_ratio": 0.1,
     "weight_decay": 0.01,
+    "eval_delay": 2,  # dev F1 after epochs 3 and 4 only (the best is never an early one)
     "mixed_precision": "auto",
     "seed": 42,
     "progress_bar": False,
