@@ -6,12 +6,18 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import tiny_models
+
+# Property tests check behaviour, not speed: no per-example deadline (a loaded CI machine made
+# a 200 ms deadline fail spuriously).
+settings.register_profile("ner_bert", deadline=None)
+settings.load_profile("ner_bert")
 
 _DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/conll2003"
 CONLL_DIR = Path(os.environ.get("NER_BERT_DATA", _DEFAULT_DATA))
