@@ -30,7 +30,9 @@ def _group(runs: list[dict[str, Any]]) -> dict[str, Any]:
     strict = [r["test"]["f1_strict"] for r in runs]
     wall = [r["wall_seconds"] for r in runs]
     first = runs[0]
-    settings = {k: v for k, v in first["settings"].items() if k != "seed"}
+    # Settings of the latest runs; a run that differs (e.g. an earlier eval_delay) says so in
+    # its record below.
+    settings = {k: v for k, v in runs[-1]["settings"].items() if k != "seed"}
     return {
         "settings": {**settings, "seeds": [r["settings"]["seed"] for r in runs]},
         "precision": first.get("precision"),
@@ -47,6 +49,7 @@ def _group(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 "test_f1_strict": r["test"]["f1_strict"],
                 "valid_f1": r["valid_f1_conlleval"],
                 "best_epoch": r["best_epoch"],
+                "eval_delay": r["settings"].get("eval_delay", 0),
                 "wall_seconds": r["wall_seconds"],
                 "cpu_seconds": r["cpu_seconds"],
                 "load_average_start": r.get("load_average", [None])[0],
