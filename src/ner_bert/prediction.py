@@ -334,13 +334,7 @@ class NERPredictor:
         """
         if isinstance(sentences, str):
             raise TypeError("predict_words() takes a sequence of word sequences, not a string.")
-        for index, words in enumerate(sentences):
-            if isinstance(words, str) or not isinstance(words, Sequence):
-                raise TypeError(
-                    f"sentences[{index}] is a {type(words).__name__}; expected a sequence of "
-                    "words such as ['John', 'lives', 'here']."
-                )
-            _check_strings(words, 0, f"sentences[{index}]")
+        _check_string_lists(sentences, "sentences", "words such as ['John', 'lives', 'here']")
         size = self._batch_size(batch_size)
         out: list[list[WordPrediction]] = []
         if documents is not None:
@@ -397,13 +391,10 @@ class NERPredictor:
             raise TypeError("predict_documents() takes a sequence of documents (lists of str).")
         sentences: list[str] = []
         ids: list[int] = []
+        _check_string_lists(
+            documents, "documents", "sentence strings such as ['John lives here.', 'He likes it.']"
+        )
         for index, document in enumerate(documents):
-            if isinstance(document, str) or not isinstance(document, Sequence):
-                raise TypeError(
-                    f"documents[{index}] is a {type(document).__name__}; expected a sequence of "
-                    "sentence strings such as ['John lives here.', 'He likes it.']."
-                )
-            _check_strings(document, 0, f"documents[{index}]")
             sentences += document
             ids += [index] * len(document)
         size = self._batch_size(batch_size)
@@ -455,6 +446,15 @@ class NERPredictor:
             return [], []
         word_probs = word_probabilities(probs, enc.word_ids, enc.n_words, self._aggregation)
         return decode_tags(word_probs, self._labels, decoding=self._decoding)
+
+
+def _check_string_lists(items: Sequence[Any], name: str, expected: str) -> None:
+    for index, inner in enumerate(items):
+        if isinstance(inner, str) or not isinstance(inner, Sequence):
+            raise TypeError(
+                f"{name}[{index}] is a {type(inner).__name__}; expected a sequence of {expected}."
+            )
+        _check_strings(inner, 0, f"{name}[{index}]")
 
 
 def _check_strings(items: Sequence[Any], offset: int, name: str) -> None:
