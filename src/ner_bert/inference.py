@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from .aggregation import merge_windows
 from .config import PredictionConfig
 from .context import check_context
 from .encoding import Encoded, TextEncoder
@@ -60,8 +59,10 @@ class SubwordScorer:
         dtype: The autocast dtype, or ``None`` for fp32.
         n_labels: Number of model outputs.
         max_batch_tokens: Upper bound on padded tokens per forward pass.
-        context_size: Subwords of document context per side for :meth:`documents`.
-        context_window: Content subwords per input for :meth:`documents`.
+        context_size: Subwords of document context per side when documents are given.
+        context_window: Content subwords per input when documents are given.
+        stride: Step of the windows over a long input (default ``encoder.stride``).
+        pad_multiple: Pad each batch to a multiple of this many tokens.
     """
 
     def __init__(
@@ -75,6 +76,8 @@ class SubwordScorer:
         max_batch_tokens: int,
         context_size: int,
         context_window: int,
+        stride: int | None = None,
+        pad_multiple: int = 1,
     ) -> None:
         self.model = model
         self.encoder = encoder
@@ -84,41 +87,30 @@ class SubwordScorer:
         self.max_batch_tokens = max_batch_tokens
         self.context_size = context_size
         self.context_window = context_window
+        self.stride = encoder.stride if stride is None else stride
+        self.pad_multiple = pad_multiple
 
-    def texts(self, encoded: Sequence[Encoded], batch_size: int) -> list[np.ndarray]:
-        """Each input on its own, long ones in overlapping windows."""
-        encoder = self.encoder
-        prefix = np.array(encoder.prefix, dtype=np.int64)
-        suffix = np.array(encoder.suffix, dtype=np.int64)
-        plans = [encoder.windows(len(enc)) for enc in encoded]
-        jobs = [(index, start, end) for index, plan in enumerate(plans) for start, end in plan]
-        rows = [np.concatenate([prefix, encoded[i].ids[s:e], suffix]) for i, s, e in jobs]
-        results = {
-            (index, start): probs[len(prefix) : len(prefix) + end - start]
-            for (index, start, end), probs in zip(jobs, self.rows(rows, batch_size), strict=True)
-        }
-        out = []
-        for index, (enc, plan) in enumerate(zip(encoded, plans, strict=True)):
-            window_probs = [results[(index, start)] for start, _ in plan]
-            if not plan:
-                out.append(np.zeros((0, self.n_labels), dtype=np.float32))
-            elif len(plan) == 1:
-                out.append(window_probs[0])
-            else:
-                out.append(merge_windows(window_probs, plan, len(enc)))
-        return out
-
-    def documents(
-        self, encoded: Sequence[Encoded], documents: Sequence[int], batch_size: int
+    def probabilities(
+        self,
+        encoded: Sequence[Encoded],
+        batch_size: int,
+        *,
+        documents: Sequence[int] | None = None,
     ) -> list[np.ndarray]:
-        """Sentences read with the context of their document (consecutive equal ids)."""
+        """One ``(len(input), n_labels)`` array per encoded input.
+
+        Without ``documents`` (or with ``context_size = 0``) each input is read on its own,
+        a long one in overlapping windows; with them, sentences are read with the context of
+        their document (consecutive equal ids, see :mod:`ner_bert.context`).
+        """
+        with_context = documents is not None and self.context_size > 0
         windows = make_windows(
             encoded,
             self.encoder,
-            stride=self.encoder.stride,
+            stride=self.stride,
             documents=documents,
-            context_size=self.context_size,
-            window=self.context_window,
+            context_size=self.context_size if with_context else 0,
+            window=self.context_window if with_context else None,
         )
         rows = [np.array(w.input_ids, dtype=np.int64) for w in windows]
         outputs = self.rows(rows, batch_size)
@@ -146,7 +138,7 @@ class SubwordScorer:
     def _forward(self, rows: list[np.ndarray]) -> np.ndarray:
         import torch
 
-        width = max(len(r) for r in rows)
+        width = -(-max(len(r) for r in rows) // self.pad_multiple) * self.pad_multiple
         input_ids = np.full((len(rows), width), self.encoder.pad_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
         for i, row in enumerate(rows):

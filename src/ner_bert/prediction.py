@@ -336,25 +336,18 @@ class NERPredictor:
             raise TypeError("predict_words() takes a sequence of word sequences, not a string.")
         _check_string_lists(sentences, "sentences", "words such as ['John', 'lives', 'here']")
         size = self._batch_size(batch_size)
-        out: list[list[WordPrediction]] = []
         if documents is not None:
             self._check_documents(documents, len(sentences))
-            if self._context_size:
-                # Whole documents at a time, about size * _CHUNK_BATCHES sentences (memory).
-                for lo, hi in document_chunks(documents, size * _CHUNK_BATCHES):
-                    encoded = self._encoder.encode_words(sentences[lo:hi])
-                    chunk_probs = self._scorer.documents(encoded, documents[lo:hi], size)
-                    for enc, prob in zip(encoded, chunk_probs, strict=True):
-                        tags, scores = self._decode(enc, prob)
-                        out.append(
-                            [WordPrediction(t, s) for t, s in zip(tags, scores, strict=True)]
-                        )
-                return out
-        for start in range(0, len(sentences), size * _CHUNK_BATCHES):
-            chunk = sentences[start : start + size * _CHUNK_BATCHES]
-            encoded = self._encoder.encode_words(chunk)
-            for enc, probs in zip(encoded, self._scorer.texts(encoded, size), strict=True):
-                tags, scores = self._decode(enc, probs)
+        out: list[list[WordPrediction]] = []
+        # About size * _CHUNK_BATCHES sentences at a time (memory), whole documents only.
+        ids = range(len(sentences)) if documents is None else documents
+        for lo, hi in document_chunks(ids, size * _CHUNK_BATCHES):
+            encoded = self._encoder.encode_words(sentences[lo:hi])
+            probs = self._scorer.probabilities(
+                encoded, size, documents=None if documents is None else documents[lo:hi]
+            )
+            for enc, prob in zip(encoded, probs, strict=True):
+                tags, scores = self._decode(enc, prob)
                 out.append(
                     [WordPrediction(tag, score) for tag, score in zip(tags, scores, strict=True)]
                 )
@@ -399,10 +392,7 @@ class NERPredictor:
             ids += [index] * len(document)
         size = self._batch_size(batch_size)
         encoded = self._encoder.encode_texts(sentences)
-        if self._context_size:
-            probs = self._scorer.documents(encoded, ids, size)
-        else:
-            probs = self._scorer.texts(encoded, size)
+        probs = self._scorer.probabilities(encoded, size, documents=ids)
         flat = []
         for text, enc, prob in zip(sentences, encoded, probs, strict=True):
             tags, scores = self._decode(enc, prob)
@@ -435,7 +425,7 @@ class NERPredictor:
         encoded = self._encoder.encode_texts(texts)
         out = []
         for text, enc, probs in zip(
-            texts, encoded, self._scorer.texts(encoded, batch_size), strict=True
+            texts, encoded, self._scorer.probabilities(encoded, batch_size), strict=True
         ):
             tags, scores = self._decode(enc, probs)
             out.append(char_entities(text, enc.word_spans, tags, scores))

@@ -15,9 +15,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
-
 from . import checkpoint as ckpt
 from .aggregation import decode_tags, word_probabilities
 from .config import TrainingConfig
@@ -25,13 +22,12 @@ from .context import check_context
 from .encoding import TextEncoder
 from .errors import ConfigError, DataFormatError, LabelError, ModelLoadError
 from .evaluation import EvaluationReport, evaluate_tags
-from .features import collate, length_grouped_batches
-from .inputs import make_windows, sentence_probabilities
+from .inference import SubwordScorer
 from .labels import LabelSet
 from .model_loading import save_model
 from .serialization import check_checkpoint_dir, check_output_dir
 from .training_data import as_sentences, warn_unseen
-from .training_setup import autocast, autocast_dtype, on_accelerator, pick_device
+from .training_setup import autocast_dtype, on_accelerator, pick_device
 from .types import TaggedSentence
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -145,17 +141,14 @@ class NERTrainer:
         self._model_config = setup.load_model_config(self.model_name)
         self.tokenizer = setup.load_tokenizer(self.model_name)
         self.max_length = setup.window_length(config.max_length, self.tokenizer, self._model_config)
-        self._encoder = TextEncoder(
-            self.tokenizer, max_length=self.max_length, overlap=_DEFAULT_OVERLAP
-        )
         if config.context_size and config.max_length is None:
             # With context, inputs are filled up to max_length: by default 2 x context_size
             # subwords of sentences plus context_size on each side, not the model's 512.
-            n_special = self.max_length - self._encoder.window
+            n_special = self.tokenizer.num_special_tokens_to_add()
             self.max_length = min(self.max_length, 4 * config.context_size + n_special)
-            self._encoder = TextEncoder(
-                self.tokenizer, max_length=self.max_length, overlap=_DEFAULT_OVERLAP
-            )
+        self._encoder = TextEncoder(
+            self.tokenizer, max_length=self.max_length, overlap=_DEFAULT_OVERLAP
+        )
         check_context(config.context_size, self._encoder.window)
         self.stride = min(config.stride or self._encoder.stride, self._encoder.window)
         self.model: Any = None
@@ -271,37 +264,26 @@ class NERTrainer:
             )
         model = self.model
         device = next(model.parameters()).device
-        dtype = autocast_dtype(self.config.mixed_precision, device)
-        encoded = self._encoder.encode_words(sentences)
-        windows = make_windows(
-            encoded,
-            self._encoder,
-            stride=self.stride,
-            documents=documents,
-            context_size=self.config.context_size,
-        )
         size = batch_size or self.config.eval_batch_size or 2 * self.config.batch_size
-        batches = length_grouped_batches([len(w) for w in windows], size, generator=None)
-        outputs: list[np.ndarray] = [np.zeros(0)] * len(windows)
+        scorer = SubwordScorer(
+            model,
+            self._encoder,
+            device=device,
+            dtype=autocast_dtype(self.config.mixed_precision, device),
+            n_labels=len(self._labels),
+            max_batch_tokens=size * self.max_length,  # batches of `size` inputs
+            context_size=self.config.context_size,
+            context_window=self._encoder.window,
+            stride=self.stride,
+            pad_multiple=8,  # as in training batches
+        )
+        encoded = self._encoder.encode_words(sentences)
         was_training = model.training
         model.eval()
-        with torch.inference_mode(), autocast(device, dtype):
-            for batch in batches:
-                inputs = collate([windows[i] for i in batch], self._encoder.pad_id)
-                logits = model(
-                    input_ids=inputs["input_ids"].to(device),
-                    attention_mask=inputs["attention_mask"].to(device),
-                ).logits
-                soft = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-                for row, i in enumerate(batch):
-                    outputs[i] = soft[row]
+        probs = scorer.probabilities(encoded, size, documents=documents)
         model.train(was_training)
-        probs = sentence_probabilities(windows, outputs, [len(e) for e in encoded])
         out: list[list[str]] = []
         for item, token_probs in zip(encoded, probs, strict=True):
-            if token_probs is None:
-                out.append(["O"] * item.n_words)
-                continue
             word_probs = word_probabilities(token_probs, item.word_ids, item.n_words, "first")
             tags, _ = decode_tags(word_probs, self._labels)
             out.append(tags)
