@@ -57,7 +57,7 @@ DOC_CHARS = 200_000
 
 def load_texts(path: Path, limit: int | None) -> tuple[list[str], list[set[tuple[str, int, int]]]]:
     """Raw texts (words joined by spaces) and gold character spans per sentence."""
-    from ner_bert.conll import read_conll
+    from ner_bert.data.conll import read_conll
     from ner_bert.labels import tags_to_spans
 
     sentences = [s for s in read_conll(path) if len(s)]

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from spacy.tokens import Doc
 
-    from ner_bert.conll import read_conll
+    from ner_bert.data.conll import read_conll
     from ner_bert.labels import tags_to_spans
 
     sentences = [list(s.words) for s in read_conll(args.data) if len(s)]

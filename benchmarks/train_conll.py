@@ -4,8 +4,9 @@ Both sides run in this one invocation on the same machine, with the same encoder
 (all-MiniLM-L6-v2, offline), the same data and the same word-level scorer
 (:func:`ner_bert.evaluate_tags`, conlleval and strict modes).
 
-* ner_bert: ``NERTrainer`` with its defaults for speed (bf16 autocast where the CPU has AMX,
-  length-grouped dynamic batches, fused AdamW with warmup and decay), trains on ``train``,
+* ner_bert: ``NERTrainer`` (on ``transformers.Trainer``) with its defaults for speed (bf16
+  autocast where the CPU has fast bf16, length-grouped dynamic batches, fused AdamW with
+  warmup and decay), trains on ``train``,
   selects the best epoch on ``valid``, then predicts ``test``.
 * reference: the ``run_ner.py`` recipe: ``transformers.Trainer`` +
   ``DataCollatorForTokenClassification``, learning rate 5e-5, batch 8, 3 epochs, fp32, labels
@@ -135,10 +136,10 @@ def run_ner_bert(
 
 def _precision(settings: dict[str, Any]) -> str:
     from ner_bert.config import TrainingConfig
-    from ner_bert.training_setup import autocast_dtype, pick_device
+    from ner_bert.model.device import resolve_device, resolve_precision
 
     config = TrainingConfig(**settings)
-    dtype = autocast_dtype(config.mixed_precision, pick_device(config.device))
+    dtype = resolve_precision(config.mixed_precision, resolve_device(config.device))
     return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, str(dtype))
 
 
@@ -325,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             settings[key] = getattr(args, key)
     if args.quick:
         train, valid, test = train[:1000], valid[:300], test[:300]
-        settings["epochs"] = 1
+        settings.update(epochs=1, eval_delay=0)
         REFERENCE_SETTINGS["num_train_epochs"] = 1
     output = args.output_model or (None if args.quick else DEFAULT_OUTPUT)
     results: dict[str, Any] = {

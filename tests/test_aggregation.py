@@ -9,20 +9,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ner_bert.aggregation import (
+from ner_bert.errors import ConfigError, DataFormatError
+from ner_bert.labels import LabelSet, convert_to_iob2
+from ner_bert.subwords.decoding import (
     Aggregation,
     Decoding,
     allowed_transitions,
     char_entities,
     decode_tags,
-    merge_windows,
     parse_aggregation,
     parse_decoding,
-    plan_windows,
     word_probabilities,
 )
-from ner_bert.errors import ConfigError, DataFormatError
-from ner_bert.labels import LabelSet, convert_to_iob2
+from ner_bert.subwords.windows import merge_windows, plan_windows
 
 LABELS = LabelSet(("O", "B-LOC", "I-LOC", "B-PER", "I-PER"))
 

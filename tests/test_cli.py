@@ -367,7 +367,7 @@ def test_config_file_round_trip_and_overrides(tmp_path, capsys):
     assert main(["train", "--config", str(again), "--dump-config"]) == 0
     assert capsys.readouterr().out == dumped
 
-    from ner_bert.cli_config import load_toml
+    from ner_bert.cli.options import load_toml
     from ner_bert.config import TrainingConfig
 
     _, options = load_toml(again)

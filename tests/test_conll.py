@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ner_bert import ConfigError, DataFormatError, DataNotFoundError, TagSchemeError
-from ner_bert.conll import read_conll, write_conll
+from ner_bert.data.conll import read_conll, write_conll
 from ner_bert.labels import tags_to_spans
 from ner_bert.types import TaggedSentence, iter_documents
 
@@ -89,7 +89,7 @@ def test_tag_column_selects_a_column(tmp_path):
 )
 def test_auto_detects_and_explicit_scheme_converts(tmp_path, caplog, scheme, tags, expected):
     path = write(tmp_path, "".join(f"w{i} {tag}\n" for i, tag in enumerate(tags)))
-    with caplog.at_level(logging.INFO, logger="ner_bert.conll"):
+    with caplog.at_level(logging.INFO, logger="ner_bert.data.conll"):
         assert read_conll(path)[0].tags == expected
     assert f"detected tag scheme {scheme}" in caplog.text
     assert read_conll(path, scheme=scheme.lower())[0].tags == expected
@@ -261,7 +261,7 @@ def test_auto_rejects_tags_that_mix_iob1_and_iob2(tmp_path, caplog):
         read_conll(path)
     check(info, ValueError, f"{path}:5")
     assert f"{path}:1" in str(info.value)
-    with caplog.at_level(logging.WARNING, logger="ner_bert.conll"):
+    with caplog.at_level(logging.WARNING, logger="ner_bert.data.conll"):
         assert read_conll(path, strict=False)[1].tags == ("O", "B-LOC")
     assert "mix IOB1 and IOB2" in caplog.text
 

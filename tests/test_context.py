@@ -12,12 +12,12 @@ import pytest
 
 from ner_bert import ConfigError, NERPredictor, TaggedSentence
 from ner_bert.config import PredictionConfig, TrainingConfig
-from ner_bert.context import Segment, check_context, plan_segments
-from ner_bert.encoding import Encoded
-from ner_bert.inputs import document_runs, make_windows, sentence_probabilities
 from ner_bert.labels import IGNORE_INDEX
-from ner_bert.serialization import METADATA_FILE
-from ner_bert.training import NERTrainer
+from ner_bert.model.files import METADATA_FILE
+from ner_bert.subwords.context import Segment, check_context, plan_segments
+from ner_bert.subwords.encoding import Encoded
+from ner_bert.subwords.inputs import document_runs, make_windows, sentence_probabilities
+from ner_bert.training.trainer import NERTrainer
 
 # -- planning ---------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ner_bert.serialization import METADATA_FILE, WEIGHTS_FILE, list_checkpoints
+from ner_bert.model.files import METADATA_FILE, WEIGHTS_FILE, list_checkpoints
 
 SCRIPT = textwrap.dedent(
     """
@@ -79,11 +79,14 @@ def test_two_cpu_processes_train_and_save_once(tiny_encoder_dir: Path, tmp_path:
     # 240 windows / batch 8 = 30 batches per epoch, split over 2 processes: 15 steps each.
     assert histories[0]["global_steps"] == 45
     assert "2 process(es)" in run.stderr
-    # Saved once, by the main process: one model directory and one checkpoint per epoch kept.
+    # Saved once, by the main process: one model directory.
     assert (out / WEIGHTS_FILE).is_file() and (out / METADATA_FILE).is_file()
-    assert [p.name for p in list_checkpoints(ckpt)] == ["epoch-0003"]
-    assert sorted(p.name for p in (ckpt / "epoch-0003").glob("rng_state_*.pt")) == [
-        "rng_state_0.pt",
-        "rng_state_1.pt",
+    # keep_checkpoints=1: at the end the Trainer keeps the best checkpoint, with the random
+    # number generator states of both processes.
+    best = f"checkpoint-{histories[0]['best_step']}"
+    assert [p.name for p in list_checkpoints(ckpt)] == [best]
+    assert sorted(p.name for p in (ckpt / best).glob("rng_state_*.pth")) == [
+        "rng_state_0.pth",
+        "rng_state_1.pth",
     ]
     assert not [p for p in ckpt.iterdir() if p.name.startswith(".")]

@@ -6,7 +6,7 @@ import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, NamedSplit, Value
 
 from ner_bert import DataFormatError, LabelError, LabelSet, TagSchemeError
-from ner_bert.hf_datasets import from_hf_dataset, to_hf_dataset
+from ner_bert.data.hf_datasets import from_hf_dataset, to_hf_dataset
 from ner_bert.types import TaggedSentence
 
 NAMES = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
@@ -141,7 +141,7 @@ def test_to_hf_dataset_unknown_tag_names_the_sentence():
 
 
 def test_conll2003_round_trip(conll_dir):
-    from ner_bert.conll import read_conll
+    from ner_bert.data.conll import read_conll
 
     sentences = read_conll(conll_dir / "test.txt")
     ds = to_hf_dataset(sentences)

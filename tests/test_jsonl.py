@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ner_bert import DataFormatError, DataNotFoundError
-from ner_bert.jsonl import read_jsonl, tokenize, write_jsonl
+from ner_bert.data.jsonl import read_jsonl, tokenize, write_jsonl
 from ner_bert.labels import tags_to_spans
 from ner_bert.types import TaggedSentence
 

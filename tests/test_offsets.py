@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ner_bert.config import PredictionConfig
-from ner_bert.encoding import TextEncoder
 from ner_bert.prediction import NERPredictor
+from ner_bert.subwords.encoding import TextEncoder
 from ner_bert.types import Entity
 
 
@@ -85,9 +85,10 @@ def test_entity_offsets_property(predictor: NERPredictor, text: str) -> None:
 
 
 def _normalize(text: str) -> str:
-    """What the uncased BERT normalizer does to text, for comparison with tokens."""
+    """What the uncased BERT normalizer does to text, for comparison with tokens: lowercase,
+    strip accents, drop control characters (its clean_text step)."""
     decomposed = unicodedata.normalize("NFD", text.lower())
-    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return "".join(c for c in decomposed if unicodedata.category(c) not in ("Mn", "Cc", "Cf"))
 
 
 @settings(max_examples=200, deadline=None)

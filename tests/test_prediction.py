@@ -13,8 +13,8 @@ import tiny_models
 from ner_bert.config import PredictionConfig
 from ner_bert.errors import ConfigError, LabelError, ModelLoadError
 from ner_bert.labels import convert_to_iob2
+from ner_bert.model.files import METADATA_FILE
 from ner_bert.prediction import NERPredictor
-from ner_bert.serialization import METADATA_FILE
 from ner_bert.types import Entity, WordPrediction
 
 

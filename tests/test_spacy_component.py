@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from spacy.language import Language  # noqa: E402
 from spacy.tokens import Doc, DocBin, Span  # noqa: E402
 from spacy.training import Example  # noqa: E402
 
-from ner_bert.conll import read_conll  # noqa: E402
+from ner_bert.data.conll import read_conll  # noqa: E402
 from ner_bert.errors import ConfigError, ModelLoadError, NerBertError  # noqa: E402
 from ner_bert.labels import tags_to_spans  # noqa: E402
 
@@ -77,6 +78,22 @@ def nlp(gaz_model_dir: Path) -> Language:
 @pytest.fixture(scope="module")
 def predictor(nlp: Language):
     return nlp.get_pipe("ner_bert").predictor
+
+
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The model loads (NERPredictor.from_pretrained calls) during the test, by location."""
+    from ner_bert.prediction import NERPredictor
+
+    calls: list[str] = []
+    original = NERPredictor.from_pretrained.__func__
+
+    def spy(cls, path_or_name, **kwargs):
+        calls.append(str(path_or_name))
+        return original(cls, path_or_name, **kwargs)
+
+    monkeypatch.setattr(NERPredictor, "from_pretrained", classmethod(spy))
+    return calls
 
 
 # -- packaging -----------------------------------------------------------------------------
@@ -219,7 +236,7 @@ def test_policy_keep_keeps_existing_and_warns(gaz_model_dir, ours, caplog) -> No
     nlp = _component_nlp(gaz_model_dir, spans_key="ner_bert")
     doc = _doc_with_existing(nlp, TEXTS[0], ours)
     existing = [(e.start, e.end, e.label_) for e in doc.ents]
-    with caplog.at_level(logging.WARNING, logger="ner_bert.spacy_component"):
+    with caplog.at_level(logging.WARNING, logger="ner_bert.spacy.component"):
         nlp.get_pipe("ner_bert")(doc)
     got = [(e.start, e.end, e.label_) for e in doc.ents]
     assert set(existing) <= set(got)
@@ -233,7 +250,7 @@ def test_policy_keep_keeps_existing_and_warns(gaz_model_dir, ours, caplog) -> No
 def test_policy_keep_rerun_is_quiet_and_idempotent(nlp: Language, caplog) -> None:
     doc = nlp(TEXTS[0])
     before = _ents(doc)
-    with caplog.at_level(logging.WARNING, logger="ner_bert.spacy_component"):
+    with caplog.at_level(logging.WARNING, logger="ner_bert.spacy.component"):
         nlp.get_pipe("ner_bert")(doc)  # its own entities are already there: nothing to warn
     assert _ents(doc) == before
     assert caplog.text == ""
@@ -451,6 +468,121 @@ def test_from_disk_returns_self_and_reports_missing_model(nlp: Language, tmp_pat
         component.from_disk(tmp_path / "nowhere")
 
 
+# -- lazy loading ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("first", ["call", "pipe"])
+def test_add_pipe_does_not_load_the_first_doc_does(
+    first: str, gaz_model_dir: Path, nlp: Language, loads: list[str]
+) -> None:
+    expected = [_ents(d) for d in nlp.pipe(TEXTS)]
+    loads.clear()
+    lazy = _component_nlp(gaz_model_dir)
+    component = lazy.get_pipe("ner_bert")
+    assert component._predictor is None and loads == []
+    assert component.labels == ()  # reading the labels does not load the model
+    if first == "call":
+        got = [_ents(lazy(text)) for text in TEXTS]
+    else:
+        docs = lazy.pipe(TEXTS, batch_size=3)
+        assert loads == []  # a generator: nothing runs before the first doc is asked for
+        got = [_ents(d) for d in docs]
+    assert got == expected
+    assert loads == [str(gaz_model_dir)]  # once, at the first doc
+    assert set(component.labels) == set(tiny_models.ENTITY_TYPES)
+
+
+def test_initialize_loads_the_model_once(gaz_model_dir: Path, loads: list[str]) -> None:
+    lazy = _component_nlp(gaz_model_dir)
+    assert loads == []
+    lazy.initialize()
+    component = lazy.get_pipe("ner_bert")
+    assert component._predictor is not None and loads == [str(gaz_model_dir)]
+    assert set(component.labels) == set(tiny_models.ENTITY_TYPES)
+    assert lazy(TEXTS[0]).ents
+    lazy.initialize()  # a loaded model is kept
+    assert len(loads) == 1
+
+
+def test_component_initialize_loads_without_resetting_the_pipeline(
+    gaz_model_dir: Path, loads: list[str]
+) -> None:
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns([{"label": "RULE", "pattern": "lives"}])
+    component = nlp.add_pipe("ner_bert", config={"model": str(gaz_model_dir)})
+    component.initialize()  # nlp.initialize() would clear the ruler's patterns
+    assert loads == [str(gaz_model_dir)] and len(ruler.patterns) == 1
+    assert ("lives", "RULE") in [(e.text, e.label_) for e in nlp(TEXTS[0]).ents]
+
+
+@pytest.mark.parametrize("kind", ["missing folder", "file", "hub name"])
+def test_wrong_model_fails_at_initialize_naming_component_and_model(
+    kind: str, tmp_path: Path
+) -> None:
+    (tmp_path / "weights.bin").write_bytes(b"not a model")
+    model = {
+        "missing folder": str(tmp_path / "gone"),
+        "file": str(tmp_path / "weights.bin"),
+        "hub name": "no-such-org/no-such-model",  # offline: cannot load
+    }[kind]
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ner_bert", name="my_ner", config={"model": model})
+    assert nlp.get_pipe("my_ner")._predictor is None
+    with pytest.raises(ModelLoadError) as info:
+        nlp.initialize()
+    assert "ner_bert component 'my_ner'" in str(info.value)
+    assert repr(model) in str(info.value)
+    with pytest.raises(ModelLoadError, match="my_ner"):  # without initialize: at the first doc
+        nlp("John Smith lives in Paris .")
+
+
+def test_spacy_load_takes_the_saved_model_and_initialize_keeps_it(
+    saved_pipeline, loads: list[str]
+) -> None:
+    assert not Path(saved_pipeline["original"]).exists()
+    again = spacy.load(saved_pipeline["pipeline"])
+    component = again.get_pipe("ner_bert")
+    assert component._predictor is not None  # from_disk loaded the copy in the pipeline
+    assert len(loads) == 1 and Path(loads[0]).parts[-2:] == ("ner_bert", "model")
+    again.initialize()  # does not reach for the original model, which is gone
+    assert len(loads) == 1
+    got = [
+        [[e.start_char, e.end_char, e.label_, e._.ner_bert_score] for e in d.ents]
+        for d in again.pipe(TEXTS)
+    ]
+    _assert_same_entities(got, saved_pipeline["expected"])
+
+
+def test_to_disk_before_any_doc_saves_the_model(
+    gaz_model_dir: Path, nlp: Language, tmp_path: Path
+) -> None:
+    lazy = _component_nlp(gaz_model_dir)
+    lazy.to_disk(tmp_path / "pipeline")
+    assert (tmp_path / "pipeline" / "ner_bert" / "model" / "model.safetensors").is_file()
+    again = spacy.load(tmp_path / "pipeline")
+    assert [_ents(d) for d in again.pipe(TEXTS)] == [_ents(d) for d in nlp.pipe(TEXTS)]
+
+
+def test_pickling_before_any_doc_stays_lazy(
+    gaz_model_dir: Path, nlp: Language, loads: list[str]
+) -> None:
+    expected = [_ents(d) for d in nlp.pipe(TEXTS)]
+    loads.clear()
+    again = pickle.loads(pickle.dumps(_component_nlp(gaz_model_dir)))
+    assert again.get_pipe("ner_bert")._predictor is None and loads == []
+    assert [_ents(d) for d in again.pipe(TEXTS)] == expected
+    assert loads == [str(gaz_model_dir)]
+
+
+def test_concurrent_first_docs_load_the_model_once(gaz_model_dir: Path, loads: list[str]) -> None:
+    lazy = _component_nlp(gaz_model_dir)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        docs = list(pool.map(lazy, TEXTS[:3]))
+    assert len(docs) == 3
+    assert loads == [str(gaz_model_dir)]
+
+
 # -- bad input --------------------------------------------------------------------------------
 
 
@@ -462,10 +594,13 @@ def test_missing_model_shows_the_line_to_write() -> None:
     assert "ner_bert" not in nlp.pipe_names
 
 
-def test_nonexistent_model_path_fails_at_add_pipe(tmp_path) -> None:
+def test_nonexistent_model_path_fails_at_initialize(tmp_path, loads) -> None:
     nlp = spacy.blank("en")
-    with pytest.raises(ModelLoadError, match="nowhere"):
-        nlp.add_pipe("ner_bert", config={"model": str(tmp_path / "nowhere")})
+    nlp.add_pipe("ner_bert", config={"model": str(tmp_path / "nowhere")})
+    assert nlp.get_pipe("ner_bert")._predictor is None and loads == []
+    with pytest.raises(ModelLoadError, match="nowhere") as info:
+        nlp.initialize()
+    assert "ner_bert component 'ner_bert'" in str(info.value)
 
 
 def test_unknown_policy_lists_choices(tiny_model_dir) -> None:
@@ -485,8 +620,9 @@ def test_unknown_policy_lists_choices(tiny_model_dir) -> None:
 def test_model_with_non_iob2_labels(tmp_path) -> None:
     model = tiny_models.build_tiny_bert(tmp_path / "io", labels=("O", "LOC", "PER"))
     nlp = spacy.blank("en")
+    nlp.add_pipe("ner_bert", config={"model": str(model)})
     with pytest.raises(NerBertError) as info:
-        nlp.add_pipe("ner_bert", config={"model": str(model)})
+        nlp.initialize()
     assert isinstance(info.value, ValueError)
     assert "IOB2" in str(info.value)
 
@@ -495,9 +631,13 @@ def test_generic_label_names_can_be_renamed(tmp_path) -> None:
     generic = tuple(f"LABEL_{i}" for i in range(len(tiny_models.LABELS)))
     model = tiny_models.build_tiny_bert(tmp_path / "generic", labels=generic)
     nlp = spacy.blank("en")
+    nlp.add_pipe("ner_bert", config={"model": str(model)})
     with pytest.raises(NerBertError, match="labels"):
-        nlp.add_pipe("ner_bert", config={"model": str(model)})
+        nlp("John Smith lives in Paris .")
+    nlp = spacy.blank("en")
     nlp.add_pipe("ner_bert", config={"model": str(model), "labels": list(tiny_models.LABELS)})
+    assert nlp.get_pipe("ner_bert").labels == ()  # not loaded yet
+    nlp.initialize()
     assert set(nlp.get_pipe("ner_bert").labels) == set(tiny_models.ENTITY_TYPES)
     assert {e.label_ for d in nlp.pipe(TEXTS) for e in d.ents} <= set(tiny_models.ENTITY_TYPES)
 
@@ -511,6 +651,7 @@ def test_pickle_round_trip(nlp: Language) -> None:
 def test_relative_model_path_that_does_not_exist(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     nlp = spacy.blank("en")
+    nlp.add_pipe("ner_bert", config={"model": "models/my-ner"})
     with pytest.raises(ModelLoadError, match="is not a local folder") as info:
-        nlp.add_pipe("ner_bert", config={"model": "models/my-ner"})
+        nlp("John Smith lives in Paris .")
     assert str(tmp_path / "models/my-ner") in str(info.value)

@@ -24,8 +24,8 @@ from ner_bert import (
     TaggedSentence,
 )
 from ner_bert.config import TrainingConfig
-from ner_bert.serialization import METADATA_FILE, WEIGHTS_FILE, list_checkpoints
-from ner_bert.training import NERTrainer, TrainingResult
+from ner_bert.model.files import METADATA_FILE, WEIGHTS_FILE, list_checkpoints
+from ner_bert.training.trainer import NERTrainer, TrainingResult
 
 FILLERS = ["the", "a", "of", "in", "on", "visited", "said", "today", "and", "with", "from", "bank"]
 MENTIONS = [
@@ -140,7 +140,7 @@ def test_saved_directory_loads_in_plain_transformers_pipeline(trained) -> None:
 
 
 def test_long_sentences_are_windowed_not_truncated(tiny_encoder_dir: Path) -> None:
-    from ner_bert.inputs import make_windows
+    from ner_bert.subwords.inputs import make_windows
 
     # Windows of 8 tokens (6 subwords): most synthetic sentences are longer than that.
     config = fast_config(epochs=3, max_length=8, stride=3)
@@ -217,19 +217,21 @@ def test_early_stopping_keeps_the_best_weights(tiny_encoder_dir: Path) -> None:
 
 CHILD = textwrap.dedent(
     """
-    import logging, os, signal, sys
+    import os, signal, sys
     sys.path.insert(0, {tests!r})
+    from transformers import TrainerCallback
     from test_training import fast_config, synthetic
     from ner_bert.training import NERTrainer
 
-    class KillAfterFirstCheckpoint(logging.Handler):
-        def emit(self, record):
-            if "epoch-0001" in record.getMessage():
-                os.kill(os.getpid(), signal.SIGKILL)
+    class KillAfterFirstCheckpoint(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            os.kill(os.getpid(), signal.SIGKILL)
 
-    logging.getLogger("ner_bert.checkpoint").addHandler(KillAfterFirstCheckpoint())
-    logging.getLogger("ner_bert.checkpoint").setLevel(logging.INFO)
-    trainer = NERTrainer({model!r}, config=fast_config(epochs=3, checkpoint_dir={ckpt!r}))
+    trainer = NERTrainer(
+        {model!r},
+        config=fast_config(epochs=3, checkpoint_dir={ckpt!r}),
+        callbacks=[KillAfterFirstCheckpoint()],
+    )
     trainer.train(synthetic(120, 10), eval=synthetic(40, 11))
     print("NOT KILLED")
     """
@@ -249,7 +251,8 @@ def test_interrupted_run_resumed_matches_uninterrupted(tiny_encoder_dir: Path, t
     )
     assert child.returncode == -9, child.stderr[-2000:]
     assert "NOT KILLED" not in child.stdout
-    assert [p.name for p in list_checkpoints(checkpoints)] == ["epoch-0001"]
+    # 120 sentences in batches of 16: 8 steps per epoch; killed after the first epoch's save.
+    assert [p.name for p in list_checkpoints(checkpoints)] == ["checkpoint-8"]
 
     train, dev = synthetic(120, 10), synthetic(40, 11)
     resumed = NERTrainer(
@@ -266,8 +269,9 @@ def test_interrupted_run_resumed_matches_uninterrupted(tiny_encoder_dir: Path, t
     assert resumed_result.best_f1 == straight_result.best_f1
     words = [list(s.words) for s in dev]
     assert resumed.predict_tags(words) == straight.predict_tags(words)
-    # keep_checkpoints=1: only the newest epoch is kept.
-    assert [p.name for p in list_checkpoints(checkpoints)] == ["epoch-0003"]
+    # keep_checkpoints=1: at the end of the run the Trainer keeps the best checkpoint only.
+    kept = [p.name for p in list_checkpoints(checkpoints)]
+    assert kept == [f"checkpoint-{resumed_result.best_step}"]
 
 
 def test_resume_from_missing_checkpoint_is_a_clear_error(tiny_encoder_dir: Path, tmp_path: Path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import (
     ConfigError,
@@ -31,12 +31,12 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 # name -> module that defines it; imported lazily by __getattr__.
 _LAZY = {
-    "read_conll": "conll",
-    "write_conll": "conll",
-    "read_jsonl": "jsonl",
-    "write_jsonl": "jsonl",
-    "from_hf_dataset": "hf_datasets",
-    "to_hf_dataset": "hf_datasets",
+    "read_conll": "data.conll",
+    "write_conll": "data.conll",
+    "read_jsonl": "data.jsonl",
+    "write_jsonl": "data.jsonl",
+    "from_hf_dataset": "data.hf_datasets",
+    "to_hf_dataset": "data.hf_datasets",
     "EvaluationReport": "evaluation",
     "evaluate_tags": "evaluation",
     "TrainingConfig": "config",
@@ -45,9 +45,6 @@ _LAZY = {
     "TrainingResult": "training",
     "NERPredictor": "prediction",
 }
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
 
 __all__ = [
     "ConfigError",

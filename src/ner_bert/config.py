@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields
 from enum import Enum
 from typing import Any
 
-from .choices import parse_choice
+from ._choices import parse_choice
 from .errors import ConfigError
 
 __all__ = [

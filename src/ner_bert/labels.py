@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from .choices import parse_choice
+from ._choices import parse_choice
 from .errors import LabelError, TagSchemeError
 
 __all__ = [

@@ -9,7 +9,7 @@ or greedy), and tagged words become :class:`~ner_bert.types.Entity` spans trimme
 whitespace, with ``text == original[start:end]``.
 
 Scores: a word's score is its probability of its final tag; an entity's score is the mean of
-its words' scores (see :mod:`ner_bert.aggregation`).
+its words' scores (see :mod:`ner_bert.subwords.decoding`).
 
 Words in raw text are the tokenizer's own words (its pre-tokenizer's: for BERT, punctuation is
 a word of its own, so ``AL-AIN`` is three words ``AL``, ``-``, ``AIN``). A model trained on
@@ -30,27 +30,21 @@ from typing import Any
 
 import numpy as np
 
-from .aggregation import (
+from .config import PredictionConfig
+from .errors import ConfigError
+from .labels import LabelSet
+from .model.device import precision_name, resolve_device, resolve_precision
+from .model.forward import SubwordScorer, context_settings
+from .model.loading import load_model, quantize, save_model, window_length
+from .subwords.decoding import (
     char_entities,
     decode_tags,
     parse_aggregation,
     parse_decoding,
     word_probabilities,
 )
-from .config import PredictionConfig
-from .encoding import Encoded, TextEncoder
-from .errors import ConfigError
-from .inference import SubwordScorer, context_settings
-from .inputs import document_chunks
-from .labels import LabelSet
-from .model_loading import (
-    load_model,
-    model_max_length,
-    quantize,
-    resolve_device,
-    resolve_precision,
-    save_model,
-)
+from .subwords.encoding import Encoded, TextEncoder
+from .subwords.inputs import document_chunks
 from .types import Entity, WordPrediction
 
 __all__ = ["NERPredictor"]
@@ -114,8 +108,8 @@ class NERPredictor:
         self._tokenizer = tokenizer
         self._aggregation = parse_aggregation(self.config.aggregation)
         self._decoding = parse_decoding(self.config.decoding)
-        max_length = self.config.max_length or model_max_length(model, tokenizer)
-        self._encoder = TextEncoder(tokenizer, max_length=max_length, overlap=0.25)
+        max_length = window_length(self.config.max_length, tokenizer, model.config)
+        self._encoder = TextEncoder(tokenizer, max_length=max_length)
         if self.config.stride is not None:
             if self.config.stride > self._encoder.window:
                 raise ConfigError(
@@ -224,9 +218,7 @@ class NERPredictor:
     @property
     def precision(self) -> str:
         """The precision actually used: ``"fp32"``, ``"bf16"`` or ``"fp16"``."""
-        return {None: "fp32", "bfloat16": "bf16", "float16": "fp16"}[
-            None if self._dtype is None else str(self._dtype).removeprefix("torch.")
-        ]
+        return precision_name(self._dtype)
 
     @property
     def context_size(self) -> int:

@@ -1,0 +1,299 @@
+"""The three ``ner-bert`` subcommands: parse nothing, call the library, print.
+
+:mod:`ner_bert.cli` builds the parser and turns errors into one line; the functions here get
+its parsed arguments. torch and transformers are imported inside them, never at module level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from ..errors import DataFormatError, DataNotFoundError
+from .options import TRAINING_ARGS_KEY, dump_toml, resolve_train_options, training_args
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..evaluation import EvaluationReport
+    from ..types import TaggedSentence
+
+__all__ = ["PROG", "UsageError", "evaluate", "predict", "train"]
+
+PROG = "ner-bert"
+_JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
+
+
+class UsageError(Exception):
+    """A bad command line; printed as one line, exit code 2."""
+
+
+# ----------------------------------------------------------------------------------- train
+
+
+def train(args: argparse.Namespace) -> int:
+    """``ner-bert train``."""
+    run, training = resolve_train_options(args)
+    run[TRAINING_ARGS_KEY] = training_args(args, run)
+    if args.dump_config:
+        sys.stdout.write(dump_toml(run, training))
+        return 0
+    missing = [key for key in ("model", "train") if run.get(key) is None]
+    if training.output_dir is None:
+        missing.append("output")
+    if missing:
+        key = missing[0]
+        in_file = "output_dir" if key == "output" else key
+        raise UsageError(
+            f"{PROG} train: error: --{key} is required (on the command line, or as "
+            f"{in_file} = ... in --config) (see {PROG} train --help)"
+        )
+    from ..model.files import check_output_dir
+
+    output = Path(training.output_dir)
+    check_output_dir(output)  # before the slow part, not after it
+    for key in ("train", "dev", "test"):
+        if run.get(key) is not None:
+            _require_file(Path(run[key]), f"--{key}")
+    data = {
+        key: _read_data(Path(run[key]), run.get("format"))
+        for key in ("train", "dev", "test")
+        if run.get(key) is not None
+    }
+    _quiet_transformers()
+    from ..training.trainer import NERTrainer
+
+    trainer = NERTrainer(run["model"], config=training, training_args=run[TRAINING_ARGS_KEY])
+    result = trainer.train(
+        data["train"], eval=data.get("dev"), resume_from=_resume_from(args, training)
+    )  # saves to output_dir
+    reports: dict[str, EvaluationReport] = {}
+    if result.best_eval is not None:  # the dev scores of the kept (best) weights
+        reports["dev"] = result.best_eval
+    elif "dev" in data:
+        reports["dev"] = trainer.evaluate(data["dev"])
+    if "test" in data:
+        reports["test"] = trainer.evaluate(data["test"])
+    _write(output / "training.toml", dump_toml(run, training))
+    scores = {
+        "training": {k: v for k, v in result.to_dict().items() if k != "best_eval"},
+        **{split: report.to_dict() for split, report in reports.items()},
+    }
+    _write(output / "scores.json", json.dumps(scores, indent=2) + "\n")
+
+    from ..training.plot import PLOT_MISSING_NOTE, write_training_plot
+
+    logged = [entry for entry in result.history if entry.train_loss is not None]
+    plotted = write_training_plot(
+        output / "training_report.png",
+        train_loss=[entry.train_loss or 0.0 for entry in logged],
+        dev_f1=[entry.eval_f1 for entry in logged] if "dev" in data else [],
+        title=f"{_short(run['model'])} on {Path(run['train']).name}",
+    )
+    for split, report in reports.items():
+        print(f"\n{split} ({run[split]}):\n{report.format_table()}")
+    print(f"\nsaved the model, training.toml and scores.json to {output}")
+    print(f"training report: {output / 'training_report.png'}" if plotted else PLOT_MISSING_NOTE)
+    return 0
+
+
+def _resume_from(args: argparse.Namespace, training: Any) -> str | None:
+    if args.resume is None:
+        return None
+    if args.resume is True:
+        if training.checkpoint_dir is None:
+            raise UsageError(
+                f"{PROG} train: error: --resume without a CHECKPOINT needs --checkpoint-dir "
+                "(the folder of the interrupted run's checkpoints)"
+            )
+        return str(training.checkpoint_dir)
+    return str(args.resume)
+
+
+def _short(model: str) -> str:
+    """A hub name as is; a local folder as its last two path parts."""
+    path = Path(model)
+    return "/".join(path.resolve().parts[-2:]) if path.exists() else model
+
+
+def _write(path: Path, text: str) -> None:
+    from ..model.files import atomic_write_text
+
+    atomic_write_text(path, text)
+
+
+# -------------------------------------------------------------------------------- evaluate
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """``ner-bert evaluate``."""
+    _require_file(args.data, "--data")
+    sentences = _read_data(args.data, args.format)
+    predictor = _load_predictor(args)
+    from ..evaluation import evaluate_tags
+
+    predictions = predictor.predict_words(
+        [s.words for s in sentences],
+        documents=[s.document for s in sentences],
+        batch_size=args.batch_size,
+    )
+    report = evaluate_tags(
+        [s.tags for s in sentences], [[word.tag for word in words] for words in predictions]
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.format_table())
+    return 0
+
+
+# --------------------------------------------------------------------------------- predict
+
+
+def predict(args: argparse.Namespace) -> int:
+    """``ner-bert predict``."""
+    files: list[Path] = args.files or [Path("-")]
+    if sum(str(path) == "-" for path in files) > 1:
+        raise UsageError(f"{PROG} predict: error: '-' (stdin) can be given only once")
+    for path in files:
+        if str(path) != "-":
+            _require_file(path, "input")
+    for path in (args.output, args.html):
+        if path is not None and not path.parent.is_dir():
+            raise DataNotFoundError(f"{path}: its folder does not exist; create it first.")
+    if "-" in map(str, files) and sys.stdin.isatty():
+        print(f"{PROG}: reading text from stdin (end with Ctrl-D)", file=sys.stderr)
+    predictor = _load_predictor(args)
+    from ..data.html import Document, render_html
+
+    # Stream: documents are read, predicted and written chunk by chunk (constant memory),
+    # except for the HTML page, which keeps what it shows.
+    documents = _documents(files, whole_file=args.whole_file)
+    rendered: list[Document] | None = [] if args.html is not None else None
+    with contextlib.ExitStack() as stack:
+        out: IO[str] | None = sys.stdout if args.html is None else None
+        if args.output is not None:
+            out = stack.enter_context(args.output.open("w", encoding="utf-8"))
+        for document, lines in _predicted(predictor, documents, args):
+            if out is not None:
+                out.writelines(lines)
+            if rendered is not None:
+                rendered.append(document)
+        if out is not None:
+            out.flush()
+    if rendered is not None:
+        _write(args.html, render_html(rendered, meta=f"model: {args.model}"))
+        print(f"wrote {args.html} ({len(rendered)} documents)", file=sys.stderr)
+    return 0
+
+
+def _predicted(
+    predictor: Any, documents: Iterator[tuple[str, str]], args: argparse.Namespace
+) -> Iterator[tuple[Any, list[str]]]:
+    """``(html.Document, output lines)`` of each document, in input order."""
+    from ..data.html import Document
+
+    if not args.tokenized:
+        first, second = itertools.tee(documents)
+        stream = predictor.predict_stream(
+            (text for _, text in first), batch_size=args.batch_size, progress=_progress(args)
+        )
+        for (source, text), entities in zip(second, stream, strict=True):
+            record = {"source": source, "text": text, "entities": [e.to_dict() for e in entities]}
+            line = json.dumps(record, ensure_ascii=False) + "\n"
+            yield Document(text=text, entities=entities, source=source), [line]
+        return
+    from ..subwords.decoding import char_entities
+
+    # Each line is a sentence; with --whole-file the lines of a file are one document (each
+    # other's context when the model was trained with document context).
+    while chunk := list(itertools.islice(documents, 1 if args.whole_file else 1024)):
+        units = [
+            (source if not args.whole_file else f"{source}:{number}", line.split(), index)
+            for index, (source, text) in enumerate(chunk)
+            for number, line in enumerate(text.splitlines() or [text], start=1)
+            if line.strip() or not args.whole_file
+        ]
+        sentences = [words for _, words, _ in units]
+        predictions = predictor.predict_words(
+            sentences, documents=[index for _, _, index in units], batch_size=args.batch_size
+        )
+        for (source, _, _), words, tags in zip(units, sentences, predictions, strict=True):
+            lines = [f"{w}\t{p.tag}\t{p.score:.4f}\n" for w, p in zip(words, tags, strict=True)]
+            text, spans = _join_words(words)
+            entities = char_entities(text, spans, [p.tag for p in tags], [p.score for p in tags])
+            yield Document(text=text, entities=entities, source=source), [*lines, "\n"]
+
+
+def _documents(files: Sequence[Path], *, whole_file: bool) -> Iterator[tuple[str, str]]:
+    """``(source, text)`` of each document: each non-blank line, or each whole file."""
+    for path in files:
+        name = "<stdin>" if str(path) == "-" else str(path)
+        with contextlib.ExitStack() as stack:
+            handle = (
+                sys.stdin if name == "<stdin>" else stack.enter_context(path.open(encoding="utf-8"))
+            )
+            try:
+                if whole_file:
+                    yield name, handle.read()
+                    continue
+                for number, line in enumerate(handle, start=1):
+                    if line.strip():
+                        yield f"{name}:{number}", line.rstrip("\n")
+            except UnicodeDecodeError as error:
+                raise DataFormatError(
+                    f"{name}: is not UTF-8 text ({error.reason} at byte {error.start}); "
+                    "convert it to UTF-8 first (e.g. iconv -t utf-8)."
+                ) from None
+
+
+def _join_words(words: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
+    spans, position = [], 0
+    for word in words:
+        spans.append((position, position + len(word)))
+        position += len(word) + 1
+    return " ".join(words), spans
+
+
+# ---------------------------------------------------------------------------------- shared
+
+
+def _require_file(path: Path, what: str) -> None:
+    if not path.exists():
+        raise DataNotFoundError(f"{what} {path}: no such file (cwd is {Path.cwd()}).")
+    if not path.is_file():
+        raise DataNotFoundError(f"{what} {path}: is not a file; pass a data file.")
+
+
+def _read_data(path: Path, data_format: str | None) -> list[TaggedSentence]:
+    kind = data_format or ("jsonl" if path.suffix.lower() in _JSONL_SUFFIXES else "conll")
+    reader: Callable[[Path], list[TaggedSentence]]
+    if kind == "jsonl":
+        from ..data.jsonl import read_jsonl as reader
+    else:
+        from ..data.conll import read_conll as reader
+    return reader(path)
+
+
+def _quiet_transformers() -> None:
+    """No "Loading weights" bars from transformers: the command prints its own output."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    # e.g. the load report listing the new classifier head as "MISSING": expected here.
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+
+
+def _load_predictor(args: argparse.Namespace) -> Any:
+    from ..prediction import NERPredictor
+
+    _quiet_transformers()
+    return NERPredictor.from_pretrained(args.model, device=args.device)
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return bool(sys.stderr.isatty()) if args.progress is None else bool(args.progress)

@@ -1,0 +1,263 @@
+"""The ``ner-bert`` command (also ``python -m ner_bert``): train, evaluate, predict.
+
+A thin layer: each subcommand parses its options, calls the library and prints. Every
+:class:`~ner_bert.errors.NerBertError` and every bad option becomes one line on stderr and exit
+code 2. torch and transformers are imported inside the subcommands, so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import NerBertError
+from . import commands as cli_commands
+from .commands import PROG, UsageError
+from .options import RUN_KEYS, add_training_options
+
+__all__ = ["build_parser", "main"]
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse's signature is NoReturn
+        raise UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``ner-bert`` command line and return its exit code.
+
+    Args:
+        argv: The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns:
+        ``0`` on success, ``2`` on a usage or data error (one line on stderr).
+
+    Example:
+        >>> main(["predict", "--model"])
+        2
+    """
+    parser = build_parser()
+    logging.basicConfig(format=f"{PROG}: %(levelname)s: %(name)s: %(message)s")
+    try:
+        args = parser.parse_args(argv)
+        if not hasattr(args, "run"):
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        if getattr(args, "verbose", False):
+            logging.getLogger("ner_bert").setLevel(logging.INFO)
+        code: int = args.run(args)
+        return code
+    except SystemExit as exit_:  # --help and --version
+        return exit_.code if isinstance(exit_.code, int) else 0
+    except BrokenPipeError:  # `ner-bert ... | head`: the reader left; not an error of ours
+        _silence_stdout()
+        return 0
+    except UsageError as error:
+        _fail(str(error))
+    except NerBertError as error:
+        _fail(f"{PROG}: error: {error}")
+    except OSError as error:  # e.g. an output folder that cannot be written
+        _fail(f"{PROG}: error: {error}")
+    except KeyboardInterrupt:
+        _fail(f"{PROG}: interrupted")
+        return 130
+    return EXIT_USAGE
+
+
+def _fail(message: str) -> None:
+    print(" ".join(message.split()), file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    # Python would report the broken pipe again when it flushes stdout at exit.
+    with contextlib.suppress(OSError, ValueError):  # stdout may not be a file (in-process)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``ner-bert`` and its subcommands (no heavy imports)."""
+    parser = _Parser(
+        prog=PROG,
+        description="Fine-tune BERT-family encoders for named-entity recognition and predict "
+        "entities with exact character offsets.",
+        epilog="Run 'ner-bert COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, help_: str, description: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=help_,
+            description=description,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    train = command(
+        "train",
+        "fine-tune an encoder on CoNLL or span-JSONL data",
+        "Fine-tune an encoder for NER, save it to --output and print dev/test scores per\n"
+        "type. Data: CoNLL column files or span JSONL (by extension, or --format).\n\n"
+        "Options come from the command line, a TOML file (--config), or both (the command\n"
+        "line wins). A config file is flat TOML with the keys\n  "
+        + ", ".join(RUN_KEYS)
+        + "\nand any training option below with '_' for '-' (learning_rate = 3e-5; the key\n"
+        "of --output is output_dir). Relative paths in it are relative to the file's\n"
+        "folder. The --output folder gets the model,\n"
+        "training.toml (the options used; train again with --config), scores.json, and\n"
+        "training_report.png (needs the [plot] extra: pip install 'ner-bert[plot]').",
+    )
+    train.add_argument("--config", type=Path, metavar="FILE.toml", help="TOML file of options")
+    train.add_argument("--model", help="encoder to fine-tune: a local folder or hub name")
+    train.add_argument("--train", type=Path, metavar="FILE", help="training data")
+    train.add_argument("--dev", type=Path, metavar="FILE", help="dev data, scored every epoch")
+    train.add_argument("--test", type=Path, metavar="FILE", help="test data, scored at the end")
+    _add_format(train)
+    train.add_argument(
+        "--dump-config",
+        action="store_true",
+        help="print the resolved options as TOML and exit without training",
+    )
+    add_training_options(train)
+    _add_trainer_options(train)
+    _add_verbose(train)
+    train.set_defaults(run=cli_commands.train)
+
+    evaluate = command(
+        "evaluate",
+        "score a trained model on labelled data",
+        "Predict the words of --data with the model and print entity-level precision, recall\n"
+        "and F1 per type, in the conlleval-compatible mode (an I-X may open a mention; the\n"
+        "number papers report) and the strict IOB2 mode, side by side.",
+    )
+    evaluate.add_argument("--model", required=True, help="trained model folder (or hub name)")
+    evaluate.add_argument("--data", required=True, type=Path, metavar="FILE", help="gold data")
+    _add_format(evaluate)
+    evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+    _add_runtime(evaluate)
+    _add_verbose(evaluate)
+    evaluate.set_defaults(run=cli_commands.evaluate)
+
+    predict = command(
+        "predict",
+        "find entities in new text",
+        "Find the entities in text files (or stdin). Each non-blank line is one document\n"
+        "(--whole-file: each file is one). Output: one JSON object per document with the\n"
+        "text and its entities as half-open character offsets (text[start:end] is the\n"
+        "entity). With --tokenized each line is one sentence of space-separated words and\n"
+        "the output is CoNLL (word, tag, score); add --whole-file to make each file one\n"
+        "document whose sentences are each other's context (models trained with\n"
+        "--context-size). --html writes a displaCy-style page with\n"
+        "the entities marked; it is plain HTML written by ner_bert (spaCy is not needed).",
+    )
+    predict.add_argument("--model", required=True, help="trained model folder (or hub name)")
+    predict.add_argument(
+        "files", nargs="*", type=Path, metavar="FILE", help="input files ('-' or none: stdin)"
+    )
+    predict.add_argument(
+        "--whole-file",
+        action="store_true",
+        help="each file is one document (not each line); with --tokenized, its lines are the "
+        "document's sentences",
+    )
+    predict.add_argument(
+        "--tokenized", action="store_true", help="lines are space-separated words; CoNLL out"
+    )
+    predict.add_argument(
+        "--output", "-o", type=Path, metavar="FILE", help="write the output here (default stdout)"
+    )
+    predict.add_argument(
+        "--html",
+        type=Path,
+        metavar="OUT.html",
+        help="also write an HTML page of the entities (then nothing goes to stdout unless "
+        "--output is given)",
+    )
+    _add_runtime(predict)
+    _add_progress(predict)
+    _add_verbose(predict)
+    predict.set_defaults(run=cli_commands.predict)
+    return parser
+
+
+def _add_trainer_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "transformers.TrainingArguments (anything beyond the training options above)"
+    )
+    group.add_argument(
+        "--report-to",
+        nargs="+",
+        metavar="NAME",
+        help="where the Trainer reports metrics: tensorboard, wandb, mlflow, ... (needs "
+        "that package; TensorBoard logs go to <checkpoint-dir>/runs)",
+    )
+    group.add_argument(
+        "--eval-steps",
+        type=_positive_int,
+        metavar="N",
+        help="evaluate on --dev (and log, and keep the best model) every N steps instead of "
+        "every epoch",
+    )
+    group.add_argument(
+        "--training-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other TrainingArguments field, e.g. --training-arg lr_scheduler_type=cosine "
+        "(VALUE is read as JSON, else as a string); repeatable",
+    )
+    group.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        metavar="CHECKPOINT",
+        help="continue an interrupted run: from the newest checkpoint in --checkpoint-dir, "
+        "or from the given checkpoint folder",
+    )
+
+
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log what ner_bert does (INFO level)"
+    )
+
+
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=("conll", "jsonl"),
+        help="data format (default: jsonl for .jsonl/.json/.ndjson files, else CoNLL columns)",
+    )
+
+
+def _add_runtime(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-size", type=_positive_int, metavar="N", help="batch size")
+    parser.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: best)")
+
+
+def _add_progress(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show progress bars (default: when stderr is a terminal)",
+    )
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return number

@@ -1,0 +1,214 @@
+"""Convert between Hugging Face :class:`datasets.Dataset` objects and sentences.
+
+The layout is the hub's ``conll2003`` / ``wnut_17`` one: a ``tokens`` column of word lists
+and a ``ner_tags`` column of ``Sequence(ClassLabel)`` whose names are the tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any
+
+import datasets
+
+from ..errors import DataFormatError, LabelError
+from ..labels import LabelSet, TagScheme
+from ..types import TaggedSentence
+from .conll import convert_tags
+
+__all__ = ["DOCUMENT_COLUMNS", "from_hf_dataset", "to_hf_dataset"]
+
+DOCUMENT_COLUMNS = ("document", "document_id", "doc_id")
+"""Columns read as document ids by :func:`from_hf_dataset`, the first present one wins."""
+
+
+def from_hf_dataset(
+    dataset: datasets.Dataset,
+    *,
+    tokens_column: str = "tokens",
+    tags_column: str = "ner_tags",
+    scheme: str | TagScheme = "auto",
+    strict: bool = True,
+    label_names: Sequence[str] | None = None,
+) -> list[TaggedSentence]:
+    """Read a dataset split into sentences with IOB2 tags.
+
+    The tag column is a ``Sequence(ClassLabel)`` (its ``names`` give the tags), a sequence of
+    strings (the tags themselves), or a sequence of integers together with ``label_names``
+    (``label_names`` also overrides a ``ClassLabel``'s names). Rows become sentences in
+    order. If the dataset has a column in :data:`DOCUMENT_COLUMNS` its values give the
+    documents (numbered ``0, 1, ...`` by first appearance); otherwise every sentence is in
+    document ``0``. ``source`` and error locations are ``"<split>[<row>]"`` (``dataset[<row>]``
+    when the dataset has no split name).
+
+    Args:
+        dataset: One split, e.g. ``dataset_dict["train"]``.
+        tokens_column: Column of word lists.
+        tags_column: Column of tag lists.
+        scheme: Tag scheme of the tags, or ``"auto"`` to detect it (see :func:`read_conll`).
+        strict: Reject IOB2 violations instead of reading them as opening a mention.
+        label_names: Tag names by id, for integer tags without a ``ClassLabel``.
+
+    Raises:
+        DataFormatError: A ``DatasetDict`` (pick a split) or not a ``Dataset``; a missing
+            column; integer tags without names; a row whose tag count differs from its word
+            count; an empty dataset.
+        LabelError: A tag id outside the names' range (the message names the row).
+        TagSchemeError: Tags that do not follow the scheme (the message names the row).
+
+    Example:
+        >>> from datasets import ClassLabel, Dataset, Features, List, Value
+        >>> features = Features({"tokens": List(Value("string")),
+        ...                      "ner_tags": List(ClassLabel(names=["O", "B-PER", "I-PER"]))})
+        >>> ds = Dataset.from_dict({"tokens": [["Jane", "Doe", "left"]], "ner_tags": [[1, 2, 0]]},
+        ...                        features=features)
+        >>> from_hf_dataset(ds)[0].tags
+        ('B-PER', 'I-PER', 'O')
+    """
+    if isinstance(dataset, datasets.DatasetDict):
+        splits = list(dataset)
+        first = splits[0] if splits else "train"
+        raise DataFormatError(
+            f"got a DatasetDict with splits {splits}; pass one split, e.g. "
+            f"from_hf_dataset(dataset[{first!r}])."
+        )
+    if not isinstance(dataset, datasets.Dataset):
+        raise DataFormatError(
+            f"expected a datasets.Dataset, got {type(dataset).__name__}; an IterableDataset "
+            "can be materialized with Dataset.from_generator or .to_list()."
+        )
+    name = str(dataset.split) if dataset.split is not None else "dataset"
+    columns = list(dataset.column_names)
+    for column in (tokens_column, tags_column):
+        if column not in columns:
+            raise DataFormatError(
+                f"{name}: no column {column!r}; the columns are {columns}. Pass "
+                "tokens_column=... / tags_column=... to name the right ones."
+            )
+    if len(dataset) == 0:
+        raise DataFormatError(f"{name}: the dataset has no rows.")
+    names = _tag_names(dataset.features[tags_column], tags_column, name, label_names)
+
+    words_per_row = [list(words) for words in dataset[tokens_column]]
+    raw_tags = list(dataset[tags_column])
+    tags_per_row: list[list[str]] = []
+    for row, (words, tags) in enumerate(zip(words_per_row, raw_tags, strict=True)):
+        if tags is None or words is None or len(tags) != len(words):
+            raise DataFormatError(
+                f"{name}[{row}]: {_count(words)} words but {_count(tags)} tags; give "
+                "exactly one tag per word."
+            )
+        tags_per_row.append(_tags_of_row(tags, names, f"{name}[{row}]"))
+
+    iob2 = convert_tags(
+        tags_per_row,
+        scheme=scheme,
+        strict=strict,
+        locate=lambda row, _word: f"{name}[{row}]",
+        name=name,
+    )
+    documents = _documents(dataset, len(iob2))
+    return [
+        TaggedSentence(
+            words=tuple(words), tags=tuple(tags), document=document, source=f"{name}[{row}]"
+        )
+        for row, (words, tags, document) in enumerate(
+            zip(words_per_row, iob2, documents, strict=True)
+        )
+    ]
+
+
+def to_hf_dataset(
+    sentences: Iterable[TaggedSentence], *, label_set: LabelSet | None = None
+) -> datasets.Dataset:
+    """Build a dataset with columns ``tokens``, ``ner_tags`` and ``document``.
+
+    ``ner_tags`` is ``Sequence(ClassLabel(names=label_set.labels))``, so
+    :func:`from_hf_dataset` reads it back to the same sentences.
+
+    Args:
+        sentences: Sentences with IOB2 tags.
+        label_set: The labels (their order gives the ids); by default every type in the tags.
+
+    Raises:
+        LabelError: A tag is not in ``label_set`` (the message names the sentence).
+
+    Example:
+        >>> ds = to_hf_dataset([TaggedSentence(words=("Jane", "left"), tags=("B-PER", "O"))])
+        >>> ds[0]
+        {'tokens': ['Jane', 'left'], 'ner_tags': [1, 0], 'document': 0}
+        >>> ds.features["ner_tags"].feature.names
+        ['O', 'B-PER', 'I-PER']
+    """
+    sentences = list(sentences)
+    if label_set is None:
+        label_set = LabelSet.from_tags(tag for s in sentences for tag in s.tags)
+    label2id = label_set.label2id
+    ner_tags: list[list[int]] = []
+    for index, sentence in enumerate(sentences):
+        try:
+            ner_tags.append([label2id[tag] for tag in sentence.tags])
+        except KeyError:
+            where = sentence.source or f"sentence {index}"
+            bad = next(tag for tag in sentence.tags if tag not in label2id)
+            label_set.id_of(bad, where=where)  # raises LabelError listing the labels
+            raise
+    features = datasets.Features(
+        {
+            "tokens": datasets.List(datasets.Value("string")),
+            "ner_tags": datasets.List(datasets.ClassLabel(names=list(label_set.labels))),
+            "document": datasets.Value("int64"),
+        }
+    )
+    return datasets.Dataset.from_dict(
+        {
+            "tokens": [list(s.words) for s in sentences],
+            "ner_tags": ner_tags,
+            "document": [s.document for s in sentences],
+        },
+        features=features,
+    )
+
+
+def _tag_names(
+    feature: Any, column: str, name: str, label_names: Sequence[str] | None
+) -> list[str] | None:
+    """Names by id, or ``None`` when the tags are strings."""
+    inner = getattr(feature, "feature", None)
+    if label_names is not None:
+        return list(label_names)
+    if isinstance(inner, datasets.ClassLabel):
+        return list(inner.names)
+    if isinstance(inner, datasets.Value) and inner.dtype in ("string", "large_string"):
+        return None
+    raise DataFormatError(
+        f"{name}: column {column!r} has type {feature}, not a sequence of ClassLabel, so the "
+        "tag names are unknown. Pass label_names=[...] (the tag of each id), or cast it: "
+        f"dataset.cast_column({column!r}, datasets.List(datasets.ClassLabel(names=[...])))."
+    )
+
+
+def _tags_of_row(tags: Sequence[Any], names: list[str] | None, where: str) -> list[str]:
+    if names is None:
+        return [str(tag) for tag in tags]
+    out: list[str] = []
+    for tag in tags:
+        if not isinstance(tag, int) or not 0 <= tag < len(names):
+            raise LabelError(
+                f"{where}: tag id {tag!r} is outside the {len(names)} tag names {names}; "
+                "fix the row or pass the full label_names=[...]."
+            )
+        out.append(names[tag])
+    return out
+
+
+def _documents(dataset: datasets.Dataset, n_rows: int) -> list[int]:
+    column = next((c for c in DOCUMENT_COLUMNS if c in dataset.column_names), None)
+    if column is None:
+        return [0] * n_rows
+    index: dict[Hashable, int] = {}
+    return [index.setdefault(value, len(index)) for value in dataset[column]]
+
+
+def _count(values: Sequence[Any] | None) -> str:
+    return "no" if values is None else str(len(values))

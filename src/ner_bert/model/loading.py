@@ -1,0 +1,442 @@
+"""Loading and saving model folders, with clear errors: the one loader of ner_bert.
+
+Checks a local model directory file by file before handing it to ``transformers``, so a
+missing or corrupt part is reported by name; loads ``safetensors`` weights only; never runs
+remote code unless asked. :func:`load_model` serves both training (an encoder that gets a new
+head for the given labels) and prediction (a fine-tuned model with its labels);
+:func:`window_length` is the one rule for the length of a model input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, LabelError, ModelLoadError
+from ..labels import LabelSet
+from .files import (
+    CONFIG_FILE,
+    METADATA_FILE,
+    PICKLE_WEIGHTS_FILES,
+    SHARDED_WEIGHTS_FILE,
+    TOKENIZER_FILES,
+    WEIGHTS_FILE,
+    read_metadata,
+    write_metadata,
+)
+
+__all__ = [
+    "MAX_WINDOW",
+    "LoadedModel",
+    "check_model_dir",
+    "load_encoder_config",
+    "load_model",
+    "load_tokenizer",
+    "quantize",
+    "save_model",
+    "window_length",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_WINDOW = 512
+"""Longest default input in tokens: longer-context encoders are read in windows of this size
+unless ``max_length`` asks for more (attention cost grows with the square of the length)."""
+
+# What transformers raises for a folder or hub name it cannot load.
+_LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, ImportError)
+
+
+@dataclass
+class LoadedModel:
+    """What :func:`load_model` returns."""
+
+    model: Any
+    tokenizer: Any
+    labels: LabelSet
+    metadata: dict[str, Any]
+    path: Path | None
+
+
+def _looks_local(path_or_name: str | Path) -> bool:
+    if isinstance(path_or_name, Path):
+        return True
+    text = str(path_or_name)
+    return (
+        os.path.isabs(text)
+        or text.startswith((".", "~"))
+        or text.count("/") > 1
+        or os.sep in text.replace("/", "")
+        or Path(text).exists()
+    )
+
+
+def _hint(source: str) -> str:
+    if Path(source).expanduser().exists():
+        return "check the folder holds a saved model (config.json) and its tokenizer files"
+    return (
+        "pass an existing local directory or a Hugging Face model name (the hub is needed "
+        "for names that are not cached)"
+    )
+
+
+def _check_exists(directory: Path) -> None:
+    if not directory.is_dir():
+        what = "is a file, not a directory" if directory.exists() else "model directory not found"
+        raise ModelLoadError(
+            f"{directory}: {what}; pass the folder written by NERTrainer.save / "
+            "NERPredictor.save, or a Hugging Face model name."
+        )
+
+
+def _check_config_file(directory: Path) -> None:
+    config = directory / CONFIG_FILE
+    if not config.is_file():
+        raise ModelLoadError(
+            f"{directory}: {CONFIG_FILE} is missing; this is not a saved model directory."
+        )
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(
+            f"{config}: corrupt {CONFIG_FILE} ({exc}); save the model again."
+        ) from exc
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{config}: expected a JSON object, got {type(data).__name__}.")
+
+
+def _check_weights_file(directory: Path) -> None:
+    if (directory / WEIGHTS_FILE).is_file() or (directory / SHARDED_WEIGHTS_FILE).is_file():
+        return
+    pickled = [name for name in PICKLE_WEIGHTS_FILES if (directory / name).is_file()]
+    if pickled:
+        raise ModelLoadError(
+            f"{directory}: {WEIGHTS_FILE} is missing and only pickle weights ({pickled[0]}) "
+            "are present; ner_bert loads safetensors only. Convert them with "
+            "model.save_pretrained(path) in a trusted environment."
+        )
+    raise ModelLoadError(f"{directory}: {WEIGHTS_FILE} is missing (no model weights).")
+
+
+def _tokenizer_missing(directory: Path) -> str:
+    return (
+        f"{directory}: could not load a tokenizer: tokenizer.json is missing (the folder has "
+        f"none of {', '.join(TOKENIZER_FILES)}); save the tokenizer with the model "
+        "(tokenizer.save_pretrained(path))."
+    )
+
+
+def check_model_dir(directory: Path) -> None:
+    """Raise :class:`ModelLoadError` naming the first missing or unreadable part."""
+    _check_exists(directory)
+    _check_config_file(directory)
+    _check_weights_file(directory)
+    if not any((directory / name).is_file() for name in TOKENIZER_FILES):
+        raise ModelLoadError(_tokenizer_missing(directory))
+
+
+def load_tokenizer(source: str | Path, *, trust_remote_code: bool = False) -> Any:
+    """A fast tokenizer for ``source``; byte-level BPE ones get ``add_prefix_space=True``.
+
+    Raises:
+        ModelLoadError: No tokenizer can be loaded, or only a slow (Python) one exists.
+    """
+    from transformers import AutoTokenizer
+
+    local = Path(source).expanduser()
+    is_dir = _looks_local(source) and local.is_dir()
+    has_vocabulary = is_dir and any((local / name).is_file() for name in TOKENIZER_FILES)
+    if is_dir and not has_vocabulary and not (local / "tokenizer_config.json").is_file():
+        raise ModelLoadError(_tokenizer_missing(local))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(source), trust_remote_code=trust_remote_code)
+    except _LOAD_ERRORS as exc:
+        if is_dir and not (local / "tokenizer.json").is_file():
+            raise ModelLoadError(_tokenizer_missing(local)) from exc
+        raise ModelLoadError(
+            f"{source}: could not load a tokenizer ({type(exc).__name__}: {exc}); "
+            f"{_hint(str(source))}. A model directory must contain its tokenizer "
+            "(tokenizer.save_pretrained(path))."
+        ) from exc
+    if isinstance(tokenizer, bool) or not getattr(tokenizer, "is_fast", False):
+        raise ModelLoadError(
+            f"{source}: the tokenizer {type(tokenizer).__name__} is a slow (Python) tokenizer; "
+            "ner_bert needs a fast one (a tokenizer.json) for word ids and offsets. Convert "
+            "it with transformers' convert_slow_tokenizer, or pick a model that ships one."
+        )
+    if is_dir and not has_vocabulary:  # a tokenizer_config.json alone: no vocabulary
+        raise ModelLoadError(_tokenizer_missing(local))
+    if _is_byte_level(tokenizer) and not getattr(tokenizer, "add_prefix_space", False):
+        # Byte-level BPE (RoBERTa, GPT-2 vocab) encodes a word differently at the start of a
+        # text; pre-split words must all be encoded as if preceded by a space.
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(
+                str(source), add_prefix_space=True, trust_remote_code=trust_remote_code
+            )
+        except _LOAD_ERRORS as exc:  # pragma: no cover - loaded fine a moment ago
+            raise ModelLoadError(f"{source}: could not reload the tokenizer ({exc}).") from exc
+    return tokenizer
+
+
+def _is_byte_level(tokenizer: Any) -> bool:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    return backend is not None and "ByteLevel" in repr(backend.pre_tokenizer)
+
+
+def load_encoder_config(source: str) -> Any:
+    """The model's ``transformers`` config, after checking it is a bidirectional encoder.
+
+    Raises:
+        ModelLoadError: No config, an encoder-decoder (T5, BART), or a model type that is not a
+            masked-language-model encoder (GPT-2, Llama, ...).
+    """
+    from transformers import (
+        MODEL_FOR_MASKED_LM_MAPPING,
+        MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING,
+        AutoConfig,
+    )
+
+    if _looks_local(source):
+        directory = Path(source).expanduser()
+        _check_exists(directory)
+        _check_config_file(directory)
+    try:
+        config = AutoConfig.from_pretrained(source)
+    except _LOAD_ERRORS as exc:
+        raise ModelLoadError(
+            f"{source}: could not load the model config ({type(exc).__name__}: {exc}); "
+            f"{_hint(source)}."
+        ) from exc
+    kind = getattr(config, "model_type", type(config).__name__)
+    if getattr(config, "is_encoder_decoder", False):
+        raise ModelLoadError(
+            f"{source}: model type {kind!r} is an encoder-decoder; ner_bert fine-tunes "
+            "encoders such as BERT, RoBERTa, DeBERTa or ELECTRA."
+        )
+    if type(config) not in MODEL_FOR_MASKED_LM_MAPPING:
+        raise ModelLoadError(
+            f"{source}: model type {kind!r} is not a bidirectional encoder (it has no masked-LM "
+            "form, e.g. a decoder-only model like GPT-2); ner_bert fine-tunes encoders such as "
+            "BERT, RoBERTa, DeBERTa or ELECTRA."
+        )
+    if type(config) not in MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING:
+        raise ModelLoadError(
+            f"{source}: transformers has no token-classification model for type {kind!r}."
+        )
+    return config
+
+
+def window_length(
+    requested: int | None, tokenizer: Any, model_config: Any, *, context_size: int = 0
+) -> int:
+    """Tokens per model input, special tokens included: the one rule of training and prediction.
+
+    The model's limit is the smallest of the tokenizer's ``model_max_length`` (when set) and
+    the position embeddings; the default is that limit capped at :data:`MAX_WINDOW`. With
+    document context (``context_size > 0``) the default is ``4 * context_size`` plus the special
+    tokens: inputs are filled with up to ``2 * context_size`` subwords of sentences and
+    ``context_size`` of context on each side, not stretched to the model's 512.
+
+    Raises:
+        ModelLoadError: ``requested`` is longer than the model accepts.
+    """
+    limits = []
+    model_max = getattr(tokenizer, "model_max_length", None)
+    if isinstance(model_max, int) and 0 < model_max < 1_000_000:
+        limits.append(model_max)
+    positions = getattr(model_config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        # RoBERTa-style models reserve padding_idx + 1 positions.
+        if getattr(model_config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
+            positions -= 2
+        limits.append(positions)
+    limit = min(limits) if limits else MAX_WINDOW
+    if requested is None:
+        default = min(limit, MAX_WINDOW)
+        if context_size:
+            default = min(default, 4 * context_size + tokenizer.num_special_tokens_to_add())
+        return default
+    if requested > limit:
+        raise ModelLoadError(
+            f"max_length={requested} is longer than the model accepts ({limit} tokens); "
+            f"use max_length <= {limit} (longer sentences are split into windows anyway)."
+        )
+    return requested
+
+
+def _resolve_labels(
+    labels: Sequence[str] | LabelSet | None,
+    metadata: dict[str, Any],
+    model_config: Any,
+) -> LabelSet:
+    n_out = int(getattr(model_config, "num_labels", 0))
+    if labels is not None:
+        label_set = labels if isinstance(labels, LabelSet) else LabelSet(tuple(labels))
+    elif isinstance(metadata.get("labels"), list) and len(metadata["labels"]) == n_out:
+        label_set = LabelSet(tuple(metadata["labels"]))
+    else:
+        label_set = LabelSet.from_id2label(model_config.id2label)
+    if len(label_set) != n_out:
+        raise ConfigError(
+            f"the model has {n_out} outputs but {len(label_set)} labels were given "
+            f"({list(label_set.labels)}); pass one label per output, in id order."
+        )
+    return label_set
+
+
+def load_model(
+    path_or_name: str | Path,
+    *,
+    labels: Sequence[str] | LabelSet | None = None,
+    new_head: bool = False,
+    tokenizer: Any = None,
+    trust_remote_code: bool = False,
+) -> LoadedModel:
+    """Load a token-classification model, its fast tokenizer, labels and ``ner_bert.json``.
+
+    Args:
+        path_or_name: A local model directory or a hub name.
+        labels: The labels; with ``new_head`` the head gets one output per label (a head
+            trained for other labels is re-initialized with a warning), otherwise they name
+            the outputs of the saved head (default: ``ner_bert.json`` or ``config.json``).
+        new_head: Load an encoder for fine-tuning (training) rather than a trained model.
+        tokenizer: A tokenizer already loaded from ``path_or_name`` (else it is loaded).
+        trust_remote_code: Allow model code from the folder or hub (off by default).
+
+    Raises:
+        ModelLoadError: Missing/corrupt files (named), a slow-only tokenizer, a checkpoint
+            without a token-classification head, or a hub name that cannot be fetched.
+        LabelError: Generic ``LABEL_<n>`` names without ``labels=``, or non-IOB2 labels.
+    """
+    path = Path(path_or_name).expanduser() if _looks_local(path_or_name) else None
+    source = str(path) if path is not None else str(path_or_name)
+    if path is not None:
+        check_model_dir(path)
+    metadata = (read_metadata(path) if path is not None else None) or {}
+    if tokenizer is None:
+        tokenizer = load_tokenizer(source, trust_remote_code=trust_remote_code)
+    if new_head:
+        if labels is None:
+            raise ConfigError("load_model(new_head=True) needs the labels of the new head.")
+        label_set = labels if isinstance(labels, LabelSet) else LabelSet(tuple(labels))
+        model = _load_with_new_head(source, label_set, trust_remote_code)
+    else:
+        model = _load_trained(source, labels, trust_remote_code)
+        label_set = _resolve_labels(labels, metadata, model.config)
+    model.config.id2label = label_set.id2label
+    model.config.label2id = label_set.label2id
+    return LoadedModel(model, tokenizer, label_set, metadata, path)
+
+
+def _from_pretrained(source: str, trust_remote_code: bool, **options: Any) -> Any:
+    from transformers import AutoModelForTokenClassification
+
+    try:
+        return AutoModelForTokenClassification.from_pretrained(
+            source, use_safetensors=True, trust_remote_code=trust_remote_code, **options
+        )
+    except (*_LOAD_ERRORS, RuntimeError) as exc:
+        raise ModelLoadError(
+            f"{source}: could not load the model weights ({type(exc).__name__}: {exc}); "
+            f"{_hint(source)}."
+        ) from exc
+    except Exception as exc:  # safetensors raises its own SafetensorError for corrupt files
+        if type(exc).__name__ != "SafetensorError":
+            raise
+        raise ModelLoadError(f"{source}: corrupt {WEIGHTS_FILE}: {exc}") from exc
+
+
+def _load_trained(
+    source: str, labels: Sequence[str] | LabelSet | None, trust_remote_code: bool
+) -> Any:
+    model, info = _from_pretrained(source, trust_remote_code, output_loading_info=True)
+    missing = [key for key in info.get("missing_keys", []) if "classifier" in key]
+    if missing and labels is None:
+        raise ModelLoadError(
+            f"{source}: the checkpoint has no token-classification head (missing {missing[0]}); "
+            "fine-tune it with NERTrainer first."
+        )
+    return model
+
+
+def _load_with_new_head(source: str, labels: LabelSet, trust_remote_code: bool) -> Any:
+    model = _from_pretrained(
+        source,
+        trust_remote_code,
+        num_labels=len(labels),
+        id2label=labels.id2label,
+        label2id=labels.label2id,
+        ignore_mismatched_sizes=True,
+    )
+    old = _saved_labels(source, trust_remote_code)
+    if old is not None and old.labels != labels.labels and len(old) == len(labels):
+        logger.warning(
+            "%s: its head was trained for labels %s, not %s; re-initializing the head.",
+            source,
+            list(old.labels),
+            list(labels.labels),
+        )
+        _reset_head(model)
+    return model
+
+
+def _saved_labels(source: str, trust_remote_code: bool) -> LabelSet | None:
+    """The labels a checkpoint's head was trained for, if it names real ones."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
+    try:
+        return LabelSet.from_id2label(getattr(config, "id2label", {}) or {})
+    except LabelError:
+        return None
+
+
+def _reset_head(model: Any) -> None:
+    import torch
+
+    head = getattr(model, "classifier", None)
+    if not isinstance(head, torch.nn.Linear):
+        return
+    std = float(getattr(model.config, "initializer_range", 0.02))
+    with torch.no_grad():
+        head.weight.normal_(0.0, std)
+        if head.bias is not None:
+            head.bias.zero_()
+
+
+def save_model(
+    directory: Path, model: Any, tokenizer: Any, labels: LabelSet, metadata: dict[str, Any]
+) -> None:
+    """Save weights (safetensors), tokenizer, config with real labels and ``ner_bert.json``."""
+    from .. import __version__
+
+    directory.mkdir(parents=True, exist_ok=True)
+    model.config.id2label = labels.id2label
+    model.config.label2id = labels.label2id
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    meta = {
+        "format_version": 1,
+        "tag_scheme": "IOB2",
+        **metadata,
+        "library_version": __version__,
+        "labels": list(labels.labels),
+    }
+    write_metadata(directory, meta)
+    logger.info("saved model to %s (%s)", directory, METADATA_FILE)
+
+
+def quantize(model: Any, device: Any) -> Any:
+    """int8 dynamic quantization of the ``Linear`` layers (CPU only); returns a copy."""
+    import torch
+
+    if device.type != "cpu":
+        raise ConfigError(f"quantize=True needs device 'cpu', got {device}.")
+    return torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+        model, {torch.nn.Linear}, dtype=torch.qint8
+    )

@@ -1,0 +1,308 @@
+"""Subword scores -> word probabilities -> valid IOB2 tags -> character spans.
+
+numpy only (no torch, no transformers), so every step is testable with hand-written arrays.
+Training-time evaluation and :class:`~ner_bert.prediction.NERPredictor` both go through
+:func:`word_probabilities` and :func:`decode_tags`, so they give the same tags for the same
+model and words.
+
+Scores, as used throughout ner_bert:
+
+* a **word's probability** of a label is the softmax output of the subword(s) chosen by the
+  aggregation strategy (``first``: the word's first subword; ``average``: the mean of its
+  subwords' distributions; ``max``: the distribution of the subword with the highest single
+  probability);
+* a **word's score** is its probability of the tag it was finally given (after decoding);
+* an **entity's score** is the mean of its words' scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+
+import numpy as np
+
+from .._choices import parse_choice
+from ..errors import ConfigError, DataFormatError
+from ..labels import LabelSet, split_tag, tags_to_spans
+from ..types import Entity
+
+__all__ = [
+    "Aggregation",
+    "Decoding",
+    "allowed_transitions",
+    "char_entities",
+    "decode_tags",
+    "parse_aggregation",
+    "parse_decoding",
+    "word_probabilities",
+]
+
+NO_SUBWORD_SCORE = 1.0
+"""Score of the ``O`` tag given to a word that has no subword (the tokenizer dropped it)."""
+
+
+class Aggregation(str, Enum):
+    """How the subword predictions of a word become one prediction (names from transformers)."""
+
+    FIRST = "first"
+    AVERAGE = "average"
+    MAX = "max"
+
+
+class Decoding(str, Enum):
+    """How word probabilities become tags.
+
+    ``viterbi`` finds the most probable tag sequence among valid IOB2 sequences (``I-X`` only
+    after ``B-X`` or ``I-X``); ``greedy`` takes each word's most probable label and reads a
+    stray ``I-X`` as opening a mention (``B-X``).
+    """
+
+    VITERBI = "viterbi"
+    GREEDY = "greedy"
+
+
+def parse_aggregation(value: Aggregation | str) -> Aggregation:
+    """Parse an aggregation name; the error lists the choices.
+
+    Example:
+        >>> parse_aggregation("average")
+        <Aggregation.AVERAGE: 'average'>
+    """
+    return parse_choice(Aggregation, "aggregation", value)
+
+
+def parse_decoding(value: Decoding | str) -> Decoding:
+    """Parse a decoding name; the error lists the choices.
+
+    Example:
+        >>> parse_decoding("greedy")
+        <Decoding.GREEDY: 'greedy'>
+    """
+    return parse_choice(Decoding, "decoding", value)
+
+
+def word_probabilities(
+    subword_probs: np.ndarray,
+    word_ids: Sequence[int | None],
+    n_words: int,
+    strategy: Aggregation | str = "first",
+) -> np.ndarray:
+    """One probability distribution per word from the subword distributions.
+
+    Args:
+        subword_probs: ``(n_subwords, n_labels)`` softmax outputs, one row per token of
+            ``word_ids`` (rows of special tokens are ignored).
+        word_ids: For each subword, its word index, or ``None`` for special tokens.
+        n_words: Number of words. A word with no subword (the tokenizer dropped it, e.g. a
+            lone zero-width character) gets an all-zero row, which :func:`decode_tags` tags
+            ``O``.
+        strategy: ``"first"`` (the first subword's distribution; matches training, where only
+            first subwords carry a label), ``"average"`` (mean over the word's subwords) or
+            ``"max"`` (the distribution of the subword with the highest single probability).
+
+    Returns:
+        An array ``(n_words, n_labels)``.
+
+    Example:
+        >>> probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.5, 0.5]])
+        >>> word_probabilities(probs, [None, 0, 0, 1], 2, "first").tolist()
+        [[0.2, 0.8], [0.5, 0.5]]
+        >>> word_probabilities(probs, [None, 0, 0, 1], 2, "average").round(2).tolist()
+        [[0.4, 0.6], [0.5, 0.5]]
+        >>> word_probabilities(probs, [None, 0, 0, 1], 3, "max").tolist()
+        [[0.2, 0.8], [0.5, 0.5], [0.0, 0.0]]
+    """
+    strategy = parse_aggregation(strategy)
+    subword_probs = np.asarray(subword_probs)
+    if subword_probs.ndim != 2 or subword_probs.shape[0] != len(word_ids):
+        raise DataFormatError(
+            f"subword_probs must be (n_subwords, n_labels) with n_subwords == len(word_ids) "
+            f"= {len(word_ids)}, got shape {subword_probs.shape}."
+        )
+    n_labels = subword_probs.shape[1]
+    out = np.zeros((n_words, n_labels), dtype=subword_probs.dtype)
+    rows = np.array([i for i, w in enumerate(word_ids) if w is not None], dtype=np.int64)
+    if rows.size == 0:
+        return out
+    words = np.array([word_ids[i] for i in rows], dtype=np.int64)
+    if words.min() < 0 or words.max() >= n_words:
+        raise DataFormatError(
+            f"word id {int(words.max() if words.max() >= n_words else words.min())} is out of "
+            f"range for {n_words} words; word_ids and n_words must come from the same input."
+        )
+    probs = subword_probs[rows]
+    if strategy is Aggregation.FIRST:
+        present, first = np.unique(words, return_index=True)
+        out[present] = probs[first]
+    elif strategy is Aggregation.AVERAGE:
+        np.add.at(out, words, probs)
+        counts = np.bincount(words, minlength=n_words).astype(out.dtype)
+        nonzero = counts > 0
+        out[nonzero] /= counts[nonzero, None]
+    else:
+        # For each word, the subword with the highest peak probability (earliest on ties):
+        # sort by word, then peak descending, then position, and take each word's first row.
+        order = np.lexsort((np.arange(len(words)), -probs.max(axis=1), words))
+        present, first = np.unique(words[order], return_index=True)
+        out[present] = probs[order[first]]
+    return out
+
+
+def allowed_transitions(labels: LabelSet) -> tuple[np.ndarray, np.ndarray]:
+    """The IOB2 constraints as boolean arrays.
+
+    Returns:
+        ``(start, transition)``: ``start[j]`` says label ``j`` may open a sentence;
+        ``transition[i, j]`` says label ``j`` may follow label ``i``. ``I-X`` may only follow
+        ``B-X`` or ``I-X``; everything else is allowed.
+
+    Example:
+        >>> start, trans = allowed_transitions(LabelSet(("O", "B-PER", "I-PER")))
+        >>> start.tolist()
+        [True, True, False]
+        >>> trans.astype(int).tolist()
+        [[1, 1, 0], [1, 1, 1], [1, 1, 1]]
+    """
+    parsed = [split_tag(label) for label in labels.labels]
+    n = len(parsed)
+    start = np.array([prefix != "I" for prefix, _ in parsed], dtype=bool)
+    transition = np.ones((n, n), dtype=bool)
+    for j, (prefix, kind) in enumerate(parsed):
+        if prefix == "I":
+            transition[:, j] = [k == kind and p in ("B", "I") for p, k in parsed]
+    return start, transition
+
+
+def _outside_id(labels: LabelSet) -> int:
+    try:
+        return labels.labels.index("O")
+    except ValueError:
+        raise ConfigError(
+            f"the label set {list(labels.labels)} has no 'O' label; IOB2 models need one."
+        ) from None
+
+
+def decode_tags(
+    word_probs: np.ndarray, labels: LabelSet, *, decoding: Decoding | str = "viterbi"
+) -> tuple[list[str], list[float]]:
+    """Valid IOB2 tags, one per word, and each word's probability of its tag.
+
+    Args:
+        word_probs: ``(n_words, n_labels)`` word probabilities, columns in ``labels`` order
+            (from :func:`word_probabilities`). An all-zero row (a word with no subword) is
+            tagged ``O`` with score 1.0.
+        labels: The model's labels.
+        decoding: ``"viterbi"`` (default): the most probable valid IOB2 sequence under the
+            model's (independent) word probabilities. ``"greedy"``: each word's most probable
+            label, with a stray ``I-X`` rewritten to ``B-X``; its score stays the probability
+            of the label the model chose.
+
+    Returns:
+        ``(tags, scores)``; scores are plain floats.
+
+    Example:
+        >>> labels = LabelSet(("O", "B-PER", "I-PER"))
+        >>> probs = np.array([[0.4, 0.1, 0.5], [0.3, 0.1, 0.6]])
+        >>> decode_tags(probs, labels, decoding="greedy")
+        (['B-PER', 'I-PER'], [0.5, 0.6])
+        >>> tags, scores = decode_tags(probs, labels)
+        >>> tags, [round(s, 2) for s in scores]
+        (['O', 'O'], [0.4, 0.3])
+    """
+    decoding = parse_decoding(decoding)
+    word_probs = np.asarray(word_probs, dtype=np.float64)
+    n_words = word_probs.shape[0] if word_probs.ndim == 2 else -1
+    if word_probs.ndim != 2 or word_probs.shape[1] != len(labels):
+        raise DataFormatError(
+            f"word_probs must be (n_words, {len(labels)}) for labels {list(labels.labels)}, "
+            f"got shape {word_probs.shape}."
+        )
+    if n_words == 0:
+        return [], []
+    outside = _outside_id(labels)
+    empty = ~(word_probs > 0).any(axis=1)
+    if empty.any():
+        word_probs = word_probs.copy()
+        word_probs[empty] = 0.0
+        word_probs[empty, outside] = NO_SUBWORD_SCORE
+    if decoding is Decoding.GREEDY:
+        ids = word_probs.argmax(axis=1)
+        scores = word_probs[np.arange(n_words), ids]
+        tags = [labels.labels[i] for i in ids.tolist()]
+        previous: str | None = None
+        for index, tag in enumerate(tags):
+            prefix, kind = split_tag(tag)
+            if prefix == "I" and previous != kind:
+                tags[index] = "B-" + str(kind)
+            previous = kind
+        return tags, [float(s) for s in scores.tolist()]
+    ids = _viterbi(word_probs, labels)
+    scores = word_probs[np.arange(n_words), ids]
+    return [labels.labels[i] for i in ids.tolist()], [float(s) for s in scores.tolist()]
+
+
+def _viterbi(word_probs: np.ndarray, labels: LabelSet) -> np.ndarray:
+    start, transition = allowed_transitions(labels)
+    with np.errstate(divide="ignore"):
+        emissions = np.log(np.maximum(word_probs, 1e-30))
+    penalty = np.where(transition, 0.0, -np.inf)
+    n_words, n_labels = emissions.shape
+    backpointers = np.zeros((n_words, n_labels), dtype=np.int64)
+    score = np.where(start, emissions[0], -np.inf)
+    for t in range(1, n_words):
+        candidates = score[:, None] + penalty  # (previous label, next label)
+        best_previous = candidates.argmax(axis=0)
+        backpointers[t] = best_previous
+        score = candidates[best_previous, np.arange(n_labels)] + emissions[t]
+    ids = np.zeros(n_words, dtype=np.int64)
+    ids[-1] = int(score.argmax())
+    for t in range(n_words - 1, 0, -1):
+        ids[t - 1] = backpointers[t, ids[t]]
+    return ids
+
+
+def char_entities(
+    text: str,
+    word_spans: Sequence[tuple[int, int]],
+    tags: Sequence[str],
+    scores: Sequence[float],
+) -> list[Entity]:
+    """Entities with character offsets from word tags.
+
+    An entity runs from the start of its first word to the end of its last word, trimmed of
+    surrounding whitespace; its score is the mean of its words' scores. An entity that is
+    empty after trimming is dropped (it covered nothing but whitespace).
+
+    Args:
+        text: The original string; ``word_spans`` index it.
+        word_spans: ``(start, end)`` character span of each word.
+        tags: One IOB2 tag per word.
+        scores: One score per word.
+
+    Example:
+        >>> text = "Ms. Ada Lovelace spoke"
+        >>> spans = [(0, 3), (4, 7), (8, 16), (17, 22)]
+        >>> [e.text for e in char_entities(text, spans, ["O", "B-PER", "I-PER", "O"], [1.0] * 4)]
+        ['Ada Lovelace']
+    """
+    if not len(word_spans) == len(tags) == len(scores):
+        raise DataFormatError(
+            f"got {len(word_spans)} word spans, {len(tags)} tags and {len(scores)} scores; "
+            "give one of each per word."
+        )
+    entities: list[Entity] = []
+    for span in tags_to_spans(tags):
+        start = word_spans[span.start][0]
+        end = word_spans[span.end - 1][1]
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start >= end:
+            continue
+        score = float(sum(scores[span.start : span.end]) / (span.end - span.start))
+        entities.append(
+            Entity(label=span.label, start=start, end=end, score=score, text=text[start:end])
+        )
+    return entities

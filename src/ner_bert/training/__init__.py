@@ -1,0 +1,10 @@
+"""Fine-tuning: :class:`NERTrainer` on ``transformers.Trainer``.
+
+Data preparation (windows, document context, label alignment) and NER evaluation on words are
+ner_bert's; the loop, checkpoints, logging and distribution are the Trainer's.
+"""
+
+from .result import HistoryEntry, TrainingResult
+from .trainer import NERTrainer
+
+__all__ = ["HistoryEntry", "NERTrainer", "TrainingResult"]

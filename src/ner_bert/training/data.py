@@ -1,0 +1,134 @@
+"""Training data: sentences or a ``datasets.Dataset``, checked, then inputs for the Trainer."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataFormatError
+from ..labels import LabelSet, convert_to_iob2, split_tag
+from ..subwords.encoding import TextEncoder
+from ..subwords.inputs import Window, make_windows
+from ..types import TaggedSentence
+
+__all__ = ["WindowDataset", "as_sentences", "training_windows", "warn_unseen"]
+
+logger = logging.getLogger("ner_bert.training")
+
+
+def as_sentences(data: Any, name: str) -> list[TaggedSentence]:
+    """Accept sentences or a ``datasets.Dataset``; check they are non-empty IOB2."""
+    if type(data).__module__.startswith("datasets"):
+        from ..data.hf_datasets import from_hf_dataset
+
+        sentences = from_hf_dataset(data)
+    elif isinstance(data, (str, bytes, Path)) or not isinstance(data, Sequence):
+        raise DataFormatError(
+            f"{name} data must be a list of TaggedSentence (from read_conll, read_jsonl, ...) "
+            f"or a datasets.Dataset, got {type(data).__name__}; read files with "
+            "ner_bert.read_conll(path) first."
+        )
+    else:
+        sentences = list(data)
+    if not sentences:
+        raise DataFormatError(f"the {name} data is empty (no sentences); nothing to train on.")
+    for index, sentence in enumerate(sentences):
+        if not isinstance(sentence, TaggedSentence):
+            raise DataFormatError(
+                f"{name} item {index} is a {type(sentence).__name__}, not a TaggedSentence; "
+                "build sentences with TaggedSentence(words=..., tags=...) or a reader."
+            )
+        convert_to_iob2(sentence.tags, "IOB2", where=sentence.source or f"{name}[{index}]")
+    if not any(len(s) for s in sentences):
+        raise DataFormatError(f"the {name} data has no words (every sentence is empty).")
+    return sentences
+
+
+def warn_unseen(sentences: Sequence[TaggedSentence], labels: LabelSet, what: str) -> None:
+    known = set(labels.entity_types)
+    unseen = sorted(
+        {k for s in sentences for t in s.tags if (k := split_tag(t)[1]) and k not in known}
+    )
+    if unseen:
+        logger.warning(
+            "%s has entity types %s the model does not have (labels %s); they are scored as "
+            "missed entities.",
+            what,
+            unseen,
+            list(labels.entity_types),
+        )
+
+
+class WindowDataset:
+    """The training inputs as a map-style dataset for ``transformers.Trainer``.
+
+    Each item is ``{"input_ids", "labels"}`` (lists; the data collator pads them). With
+    ``context_dropout > 0``, an input loses its context subwords in an epoch with that
+    probability; the choice depends only on ``(seed, epoch, index)``, so every process of a
+    data-parallel run and a resumed run drop the same inputs. :attr:`epoch` is set at the start
+    of each epoch by :class:`~ner_bert.training.hf_trainer.EpochCallback`.
+
+    Args:
+        windows: The model inputs (from :func:`~ner_bert.subwords.inputs.make_windows`).
+        specials: Number of special tokens before and after the content of an input.
+        context_dropout: Probability of reading an input without its context.
+        seed: Seed of the dropout choices.
+    """
+
+    def __init__(
+        self,
+        windows: Sequence[Window],
+        *,
+        specials: tuple[int, int],
+        context_dropout: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        self.windows = list(windows)
+        self.specials = specials
+        self.context_dropout = context_dropout
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, index: int) -> dict[str, list[int]]:
+        window = self.windows[index]
+        if self.context_dropout > 0 and self._drops(index):
+            window = window.without_context(*self.specials)
+        return {"input_ids": list(window.input_ids), "labels": list(window.labels)}
+
+    @property
+    def lengths(self) -> list[int]:
+        """Token count of each input (for length-grouped batches)."""
+        return [len(w) for w in self.windows]
+
+    def _drops(self, index: int) -> bool:
+        draw = random.Random(f"{self.seed}/{self.epoch}/{index}").random()
+        return draw < self.context_dropout
+
+
+def training_windows(
+    sentences: Sequence[TaggedSentence],
+    encoder: TextEncoder,
+    labels: LabelSet,
+    *,
+    stride: int,
+    label_all_subwords: bool,
+    context_size: int,
+) -> list[Window]:
+    """The labelled model inputs of ``sentences`` (windows, or document segments)."""
+    encoded = encoder.encode_words([s.words for s in sentences])
+    return make_windows(
+        encoded,
+        encoder,
+        stride=stride,
+        tags=[s.tags for s in sentences],
+        label2id=labels.label2id,
+        label_all_subwords=label_all_subwords,
+        documents=[s.document for s in sentences],
+        context_size=context_size,
+    )

@@ -1,0 +1,456 @@
+"""NERTrainer: fine-tune a Hugging Face encoder for NER on ``transformers.Trainer``.
+
+ner_bert prepares the data (windows, document-context packing, label alignment), scores the
+model as NER on words at each evaluation, and saves a folder that both
+:class:`~ner_bert.NERPredictor` and ``transformers.pipeline`` load. Everything else (loop,
+optimizer and schedule, mixed precision, checkpoints and exact resume, early stopping with the
+best model kept, logging and ``report_to``, callbacks, distributed launch) is the Trainer's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..config import TrainingConfig
+from ..errors import ConfigError, LabelError, ModelLoadError
+from ..evaluation import EvaluationReport
+from ..labels import LabelSet
+from ..model.device import on_accelerator, precision_name, resolve_device, resolve_precision
+from ..model.files import check_checkpoint_dir, check_output_dir, find_checkpoint
+from ..model.loading import (
+    load_encoder_config,
+    load_model,
+    load_tokenizer,
+    save_model,
+    window_length,
+)
+from ..subwords.context import check_context
+from ..subwords.encoding import TextEncoder
+from ..types import TaggedSentence
+from .arguments import build_training_arguments, merge_training_args
+from .data import WindowDataset, as_sentences, training_windows, warn_unseen
+from .result import TrainingResult, history_from_log
+from .scoring import predict_tags, score_sentences
+
+__all__ = ["NERTrainer"]
+
+logger = logging.getLogger(__name__)
+
+
+class NERTrainer:
+    """Fine-tune a Hugging Face encoder (BERT, RoBERTa, DeBERTa, ...) for NER.
+
+    Args:
+        model: A hub name (``"bert-base-cased"``) or a local model directory.
+        labels: The IOB2 labels; inferred from the training data when ``None``.
+        config: Training options (defaults: :class:`~ner_bert.config.TrainingConfig`).
+        training_args: Anything else ``transformers.TrainingArguments`` offers, as a
+            ``TrainingArguments`` or a dict of its fields (``report_to``, ``eval_strategy`` and
+            ``eval_steps``, ``lr_scheduler_type``, ``gradient_checkpointing``,
+            ``torch_compile``, ...). A field that a ``TrainingConfig`` option also sets must
+            agree with it (or the option be left at its default).
+        callbacks: ``transformers.TrainerCallback`` objects added to the Trainer.
+
+    Raises:
+        ModelLoadError: No tokenizer, a slow-only tokenizer, or a checkpoint that is not a
+            bidirectional encoder (GPT-2, T5, ...): all before any training.
+        ConfigError: ``config`` is not a :class:`TrainingConfig`; an unknown or conflicting
+            ``training_args`` field.
+
+    Example:
+        >>> from ner_bert import NERTrainer, TrainingConfig, read_conll
+        >>> trainer = NERTrainer("bert-base-cased", config=TrainingConfig(epochs=3),
+        ...                      training_args={"report_to": ["tensorboard"]})
+        ... # doctest: +SKIP
+        >>> result = trainer.train(read_conll("train.txt"), eval=read_conll("dev.txt"))
+        ... # doctest: +SKIP
+        >>> print(trainer.evaluate(read_conll("test.txt")))  # doctest: +SKIP
+        >>> trainer.save("my-ner-model")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: str | Path = "bert-base-cased",
+        *,
+        labels: Sequence[str] | LabelSet | None = None,
+        config: TrainingConfig | None = None,
+        training_args: Any = None,
+        callbacks: Sequence[Any] = (),
+    ) -> None:
+        if config is None:
+            config = TrainingConfig()
+        if not isinstance(config, TrainingConfig):
+            raise ConfigError(
+                f"config must be a TrainingConfig, got {type(config).__name__}; build one "
+                "with TrainingConfig(...) or TrainingConfig.from_dict(...)."
+            )
+        self.config, self._explicit_args = merge_training_args(config, training_args)
+        self.callbacks = list(callbacks)
+        self.model_name = str(model)
+        self._labels: LabelSet | None = None
+        if labels is not None:
+            self._labels = labels if isinstance(labels, LabelSet) else LabelSet(tuple(labels))
+        self._model_config = load_encoder_config(self.model_name)
+        self.tokenizer = load_tokenizer(self.model_name)
+        self.max_length = window_length(
+            self.config.max_length,
+            self.tokenizer,
+            self._model_config,
+            context_size=self.config.context_size,
+        )
+        self._encoder = TextEncoder(self.tokenizer, max_length=self.max_length)
+        check_context(self.config.context_size, self._encoder.window)
+        self.stride = min(self.config.stride or self._encoder.stride, self._encoder.window)
+        self.model: Any = None
+        self.result: TrainingResult | None = None
+        self.hf_trainer: Any = None
+        """The ``transformers.Trainer`` of the last :meth:`train` call (its state, its log)."""
+
+    # -- public API ----------------------------------------------------------------------
+
+    @property
+    def labels(self) -> LabelSet | None:
+        """The model's labels (``None`` until given or inferred by :meth:`train`)."""
+        return self._labels
+
+    def train(
+        self,
+        train: Any,
+        *,
+        eval: Any = None,
+        resume_from: str | Path | None = None,
+    ) -> TrainingResult:
+        """Fine-tune on ``train``, evaluating on ``eval`` after each epoch (or each
+        ``eval_steps`` with ``training_args={"eval_strategy": "steps", ...}``).
+
+        Args:
+            train: Training sentences: a list of :class:`~ner_bert.types.TaggedSentence` (from
+                :func:`~ner_bert.read_conll`, :func:`~ner_bert.read_jsonl`, ...) or a
+                ``datasets.Dataset`` with ``tokens``/``ner_tags`` columns.
+            eval: Dev sentences, same forms. Enables best-model selection and early stopping.
+                Labels that occur here but not in ``train`` are logged as a warning and scored
+                as errors (the model can never predict them).
+            resume_from: A checkpoint folder (``checkpoint-<step>``), or the
+                ``checkpoint_dir`` of an earlier run with the same data and config (its newest
+                checkpoint); training continues there and ends with the same metrics as an
+                uninterrupted run.
+
+        Returns:
+            The history and the best dev scores.
+
+        Raises:
+            DataFormatError: Empty or malformed training data.
+            LabelError: ``labels`` was given and the data has tags outside it, or the
+                checkpoint was trained with other labels.
+            ConfigError: An output or checkpoint directory that is not ner_bert's, a device
+                that is not available, fp16 on a CPU, or settings TrainingArguments rejects.
+        """
+        started = time.perf_counter()
+        config = self.config
+        if config.output_dir is not None:
+            check_output_dir(Path(config.output_dir))
+        if config.checkpoint_dir is not None:
+            check_checkpoint_dir(Path(config.checkpoint_dir))
+        train_sentences = as_sentences(train, "train")
+        eval_sentences = None if eval is None else as_sentences(eval, "eval")
+        labels = self._resolve_labels(train_sentences, eval_sentences)
+        device = resolve_device(config.device)
+        dtype = resolve_precision(config.mixed_precision, device)
+        checkpoint = None if resume_from is None else self._checkpoint(resume_from, labels)
+        dataset = self._dataset(train_sentences, labels)
+        if config.num_threads is not None:
+            import torch
+
+            torch.set_num_threads(config.num_threads)
+        with _run_folder(config.checkpoint_dir) as output_dir:
+            args = build_training_arguments(
+                config,
+                self._explicit_args,
+                output_dir=output_dir,
+                has_eval=eval_sentences is not None,
+                dtype_name=None if dtype is None else precision_name(dtype),
+                use_cpu=device.type == "cpu",
+            )
+            backend = self._backend(args, dataset, eval_sentences, labels, dtype)
+            logger.info(
+                "training %s on %d sentences (%d inputs of <= %d tokens, context %d), labels %s, "
+                "%d process(es), device %s, autocast %s",
+                self.model_name,
+                len(train_sentences),
+                len(dataset),
+                self.max_length,
+                config.context_size,
+                list(labels.entity_types),
+                args.world_size,
+                args.device,
+                dtype,
+            )
+            _run(backend, checkpoint)
+        self.hf_trainer = backend
+        self.model = backend.model.eval()
+        self.result = self._result(backend, eval_sentences, labels, dtype, started)
+        if config.output_dir is not None:
+            self.save(config.output_dir)
+        return self.result
+
+    def evaluate(self, data: Any, *, batch_size: int | None = None) -> EvaluationReport:
+        """Predict ``data`` with the current model and score it against its tags.
+
+        Entity-level precision/recall/F1 per type, micro and macro, in the conlleval and the
+        strict IOB2 modes (see :func:`~ner_bert.evaluation.evaluate_tags`).
+        """
+        sentences = as_sentences(data, "eval")
+        self._ensure_model()
+        assert self._labels is not None
+        warn_unseen(sentences, self._labels, "evaluation data")
+        return score_sentences(self.model, sentences, **self._tagging(batch_size))
+
+    def predict_tags(
+        self,
+        sentences: Sequence[Sequence[str]],
+        *,
+        documents: Sequence[int] | None = None,
+        batch_size: int | None = None,
+    ) -> list[list[str]]:
+        """IOB2 tags of pre-tokenized sentences (first-subword probabilities, Viterbi).
+
+        Args:
+            sentences: Sentences as word sequences.
+            documents: Document id of each sentence; with ``config.context_size > 0``,
+                consecutive sentences with the same id are each other's context. ``None``:
+                every sentence is its own document.
+            batch_size: Overrides ``config.eval_batch_size``.
+        """
+        self._ensure_model()
+        return predict_tags(self.model, sentences, documents=documents, **self._tagging(batch_size))
+
+    def save(self, path: str | Path) -> None:
+        """Save a directory that :class:`~ner_bert.NERPredictor` and plain
+        ``transformers.pipeline("token-classification", model=path)`` both load.
+
+        It holds ``model.safetensors``, the tokenizer, ``config.json`` with the real
+        ``id2label``/``label2id`` and ``ner_bert.json`` (library version, tag scheme, max
+        length, training config, final metrics).
+
+        Raises:
+            ConfigError: ``path`` exists and is not a ner_bert model directory.
+            ModelLoadError: There is no model yet (call :meth:`train` first).
+        """
+        from accelerate import PartialState
+
+        # Only the main process writes. The others return before looking at the directory:
+        # the main process may already have created it, without its ner_bert.json yet.
+        if not PartialState().is_main_process:
+            return
+        directory = Path(path)
+        check_output_dir(directory)
+        if self.model is None or self._labels is None:
+            raise ModelLoadError("there is no trained model to save; call trainer.train first.")
+        metadata = {
+            "max_length": self.max_length,
+            "stride": self.stride,
+            "label_all_subwords": self.config.label_all_subwords,
+            "aggregation": "first",
+            "context_size": self.config.context_size,
+            "base_model": self.model_name,
+            "training_config": self.config.to_dict(),
+            "metrics": {} if self.result is None else self.result.metrics(),
+        }
+        model = copy.deepcopy(self.model).to("cpu") if on_accelerator(self.model) else self.model
+        save_model(directory, model, self.tokenizer, self._labels, metadata)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _resolve_labels(
+        self, train: list[TaggedSentence], eval: list[TaggedSentence] | None
+    ) -> LabelSet:
+        seen = LabelSet.from_tags(tag for s in train for tag in s.tags)
+        if self._labels is None:
+            labels = seen
+        else:
+            labels = self._labels
+            missing = sorted(set(seen.entity_types) - set(labels.entity_types))
+            if missing:
+                raise LabelError(
+                    f"the training data has entity types {missing} that are not in labels="
+                    f"{list(labels.labels)}; add them or leave labels=None to infer them."
+                )
+        if not labels.entity_types:
+            raise LabelError(
+                "the training data has no entity at all (every tag is 'O'); there is nothing "
+                "to learn. Check the tag column of the data."
+            )
+        if eval is not None:
+            warn_unseen(eval, labels, "eval data")
+        self._labels = labels
+        return labels
+
+    @staticmethod
+    def _checkpoint(resume_from: str | Path, labels: LabelSet) -> Path:
+        path = find_checkpoint(resume_from)
+        try:
+            saved = LabelSet.from_id2label(load_encoder_config(str(path)).id2label)
+        except LabelError:
+            saved = None
+        if saved is not None and saved.labels != labels.labels:
+            raise LabelError(
+                f"{path}: the checkpoint was trained with labels {list(saved.labels)}, "
+                f"but this data gives {list(labels.labels)}; resume with the same data."
+            )
+        return path
+
+    def _dataset(self, sentences: list[TaggedSentence], labels: LabelSet) -> WindowDataset:
+        windows = training_windows(
+            sentences,
+            self._encoder,
+            labels,
+            stride=self.stride,
+            label_all_subwords=self.config.label_all_subwords,
+            context_size=self.config.context_size,
+        )
+        if not windows:
+            raise ConfigError(
+                "the training data produced no tokens; check the words and tokenizer."
+            )
+        return WindowDataset(
+            windows,
+            specials=(len(self._encoder.prefix), len(self._encoder.suffix)),
+            context_dropout=self.config.context_dropout if self.config.context_size else 0.0,
+            seed=self.config.seed,
+        )
+
+    def _backend(
+        self,
+        args: Any,
+        dataset: WindowDataset,
+        eval_sentences: list[TaggedSentence] | None,
+        labels: LabelSet,
+        dtype: Any,
+    ) -> Any:
+        from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback, set_seed
+
+        from .hf_trainer import EpochCallback, NERTrainerBackend, TimingCallback
+
+        set_seed(self.config.seed)  # the new head's initialization
+        model = load_model(self.model_name, labels=labels, new_head=True, tokenizer=self.tokenizer)
+        callbacks = [EpochCallback(dataset), TimingCallback(), *self.callbacks]
+        patience = self.config.early_stopping_patience
+        if patience is not None and eval_sentences is not None:
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=patience))
+        options = self._tagging(None, labels=labels, dtype=dtype)
+        return NERTrainerBackend(
+            model=model.model,
+            args=args,
+            train_dataset=dataset,
+            eval_dataset=dataset if eval_sentences is not None else None,
+            data_collator=DataCollatorForTokenClassification(self.tokenizer, pad_to_multiple_of=8),
+            processing_class=self.tokenizer,
+            callbacks=callbacks,
+            score=lambda m: score_sentences(m, eval_sentences or [], **options),
+        )
+
+    def _result(
+        self,
+        backend: Any,
+        eval_sentences: list[TaggedSentence] | None,
+        labels: LabelSet,
+        dtype: Any,
+        started: float,
+    ) -> TrainingResult:
+        from .hf_trainer import TimingCallback
+
+        state = backend.state
+        timing = next(
+            c for c in backend.callback_handler.callbacks if isinstance(c, TimingCallback)
+        )
+        history = history_from_log(state.log_history, timing.times, timing.started)
+        best_step = state.best_global_step if eval_sentences is not None else None
+        best_eval = None
+        if eval_sentences is not None:
+            best_eval = backend.reports.get(best_step) or score_sentences(
+                self.model, eval_sentences, **self._tagging(None, labels=labels, dtype=dtype)
+            )
+        best_epoch = next((e.epoch for e in history if e.step == best_step), None)
+        return TrainingResult(
+            history=history,
+            best_epoch=best_epoch,
+            best_step=best_step,
+            best_eval=best_eval,
+            global_steps=state.global_step,
+            seconds=time.perf_counter() - started,
+            stopped_early=state.global_step < state.max_steps,
+            labels=labels.labels,
+        )
+
+    def _tagging(
+        self, batch_size: int | None, *, labels: LabelSet | None = None, dtype: Any = None
+    ) -> dict[str, Any]:
+        """The options of :func:`~ner_bert.training.scoring.predict_tags` for this trainer."""
+        if dtype is None and self.model is not None:
+            dtype = resolve_precision(self.config.mixed_precision, self.model.device)
+        return {
+            "encoder": self._encoder,
+            "labels": labels or self._labels,
+            "dtype": dtype,
+            "batch_size": batch_size or self.config.eval_batch_size or 2 * self.config.batch_size,
+            "stride": self.stride,
+            "context_size": self.config.context_size,
+        }
+
+    def _ensure_model(self) -> None:
+        """Load ``model`` as a trained model (to evaluate without training first)."""
+        if self.model is not None:
+            return
+        try:
+            loaded = load_model(self.model_name, labels=self._labels, tokenizer=self.tokenizer)
+        except LabelError as exc:
+            raise ModelLoadError(
+                f"{self.model_name}: the model has no usable NER labels ({exc}); train it "
+                "first or pass labels=[...]."
+            ) from exc
+        self._labels = loaded.labels
+        self.model = loaded.model.to(resolve_device(self.config.device)).eval()
+
+
+def _run(backend: Any, checkpoint: Path | None) -> None:
+    """Train; a checkpoint file that holds more than tensors is refused, never unpickled."""
+    import pickle
+
+    try:
+        backend.train(resume_from_checkpoint=None if checkpoint is None else str(checkpoint))
+    except pickle.UnpicklingError as exc:
+        raise ModelLoadError(
+            f"{checkpoint}: a checkpoint file holds objects other than tensors and plain data; "
+            f"refused to load it (torch.load weights_only=True). Resume only from checkpoints "
+            f"you wrote. ({str(exc).splitlines()[0]})"
+        ) from exc
+
+
+@contextlib.contextmanager
+def _run_folder(checkpoint_dir: str | None) -> Iterator[str]:
+    """The Trainer's output folder: ``checkpoint_dir``, or a scratch folder for the checkpoints
+    that keep the best model, shared by all processes and removed after the run."""
+    if checkpoint_dir is not None:
+        yield checkpoint_dir
+        return
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
+
+    state = PartialState()
+    name = [tempfile.mkdtemp(prefix="ner_bert-run-") if state.is_main_process else None]
+    if state.num_processes > 1:
+        broadcast_object_list(name)
+    try:
+        yield str(name[0])
+    finally:
+        state.wait_for_everyone()
+        if state.is_main_process:
+            shutil.rmtree(str(name[0]), ignore_errors=True)
