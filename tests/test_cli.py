@@ -400,3 +400,90 @@ def test_predict_errors_after_the_options_are_parsed(tiny_model_dir, tmp_path, c
     out = tmp_path / "no" / "such" / "out.jsonl"
     assert main(["predict", "--model", str(tiny_model_dir), str(text), "-o", str(out)]) == 2
     one_line_error(capsys.readouterr().err, str(out), "folder does not exist")
+
+
+# --- TrainingArguments on the command line -----------------------------------------------------
+
+
+def _train_argv(model: Path, data_dir: Path, output: Path, *extra: str) -> list[str]:
+    return [
+        "train", "--model", str(model), "--train", str(data_dir / "train.txt"),
+        "--output", str(output), "--batch-size", "8", "--learning-rate", "1e-3",
+        "--mixed-precision", "no", "--no-progress-bar", *extra,
+    ]  # fmt: skip
+
+
+def test_resume_continues_from_the_last_checkpoint(tiny_encoder_dir, data_dir, tmp_path):
+    checkpoints = tmp_path / "ckpt"
+    first = run(*_train_argv(tiny_encoder_dir, data_dir, tmp_path / "one", "--epochs", "1",
+                             "--checkpoint-dir", str(checkpoints)))  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    # 20 sentences in batches of 8: 3 steps per epoch.
+    assert [p.name for p in checkpoints.iterdir() if p.name.startswith("checkpoint-")] == [
+        "checkpoint-3"
+    ]
+    resumed = run(*_train_argv(tiny_encoder_dir, data_dir, tmp_path / "two", "--epochs", "2",
+                               "--checkpoint-dir", str(checkpoints), "--resume"))  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    history = json.loads((tmp_path / "two" / "scores.json").read_text())["training"]["history"]
+    assert [(e["epoch"], e["step"]) for e in history] == [(1, 3), (2, 6)]
+    assert history[0]["seconds"] is None  # run by the interrupted process, not this one
+    assert history[1]["seconds"] is not None
+
+
+def test_resume_without_a_checkpoint_dir_is_a_usage_error(tiny_encoder_dir, data_dir, tmp_path,
+                                                          capsys):  # fmt: skip
+    assert main(_train_argv(tiny_encoder_dir, data_dir, tmp_path / "m", "--resume")) == 2
+    one_line_error(capsys.readouterr().err, "--resume without a CHECKPOINT needs --checkpoint-dir")
+
+
+def test_eval_steps_report_to_and_training_args(tiny_encoder_dir, data_dir, tmp_path):
+    pytest.importorskip("tensorboard")
+    checkpoints = tmp_path / "ckpt"
+    result = run(*_train_argv(
+        tiny_encoder_dir, data_dir, tmp_path / "m", "--dev", str(data_dir / "dev.txt"),
+        "--epochs", "2", "--checkpoint-dir", str(checkpoints), "--eval-steps", "2",
+        "--report-to", "tensorboard", "--training-arg", "lr_scheduler_type=constant",
+    ))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    scores = json.loads((tmp_path / "m" / "scores.json").read_text())
+    assert [e["step"] for e in scores["training"]["history"]] == [2, 4, 6]
+    assert list((checkpoints / "runs").rglob("events.out.tfevents.*"))
+    written = (tmp_path / "m" / "training.toml").read_text()
+    assert written.endswith(
+        "[training_args]  # transformers.TrainingArguments fields\n"
+        'report_to = ["tensorboard"]\neval_strategy = "steps"\neval_steps = 2\n'
+        'lr_scheduler_type = "constant"\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragments"),
+    [
+        (["--training-arg", "eval_stpes=3"], ["'eval_stpes' is not a field", "eval_steps"]),
+        (["--training-arg", "oops"], ["--training-arg 'oops': expected KEY=VALUE"]),
+        (["--learning-rate", "1e-3", "--training-arg", "learning_rate=0.1"], ["conflicts"]),
+        (["--eval-steps", "2"], ["needs eval data"]),
+        (["--device", "cuda"], ["device='cuda' is not available", "it has: cpu"]),
+    ],
+)
+def test_bad_trainer_options_fail_before_training(tiny_encoder_dir, data_dir, tmp_path, capsys,
+                                                  extra, fragments):  # fmt: skip
+    import torch
+
+    if "cuda" in extra and torch.cuda.is_available():  # pragma: no cover - GPU machines
+        pytest.skip("this machine has CUDA")
+    assert main([*_train_argv(tiny_encoder_dir, data_dir, tmp_path / "m"), *extra]) == 2
+    one_line_error(capsys.readouterr().err, *fragments)
+    assert not (tmp_path / "m" / "model.safetensors").exists()
+
+
+def test_evaluate_on_a_device_that_does_not_exist(tiny_model_dir, data_dir, capsys):
+    import torch
+
+    if torch.cuda.is_available():  # pragma: no cover - GPU machines
+        pytest.skip("this machine has CUDA")
+    argv = ["evaluate", "--model", str(tiny_model_dir), "--data", str(data_dir / "test.txt"),
+            "--device", "cuda"]  # fmt: skip
+    assert main(argv) == 2
+    one_line_error(capsys.readouterr().err, "device='cuda' is not available")

@@ -226,6 +226,18 @@ class CliReference(Directive):
         return out
 
 
+class TrainingArgumentsTable(Directive):
+    """``.. training-arguments-table::``: each TrainingConfig field and the
+    ``transformers.TrainingArguments`` field it sets, read from ``ner_bert.training.arguments``."""
+
+    def run(self) -> list[nodes.Node]:
+        from ner_bert.training.arguments import LINKS
+
+        rows = [[link.config, link.args] for link in LINKS]
+        rows += [["mixed_precision", "bf16 / fp16"], ["device", "use_cpu (device 'cpu')"]]
+        return [table(["TrainingConfig field", "TrainingArguments field"], rows)]
+
+
 def _help_block(text: str) -> nodes.literal_block:
     block = nodes.literal_block(text, text)
     block["language"] = "text"
@@ -529,4 +541,5 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_directive("markdown-changelog", MarkdownChangelog)
     app.add_directive("ner-bert-cli", CliReference)
     app.add_directive("benchmark-results", BenchmarkResults)
+    app.add_directive("training-arguments-table", TrainingArgumentsTable)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

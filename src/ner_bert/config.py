@@ -66,6 +66,30 @@ def _check_window(max_length: int | None, stride: int | None) -> None:
         )
 
 
+_DEVICE_KINDS = ("auto", "cpu", "cuda", "mps", "xpu")
+
+
+def _device_name(value: Any, *, indexed: bool) -> str:
+    """A device name, lower-cased, after checking its form (whether it exists is checked when
+    the model is placed, by :func:`ner_bert.model.device.resolve_device`).
+
+    ``indexed`` allows ``cuda:<n>``; training leaves the choice of GPU to the launcher.
+    """
+    device = str(value).lower()
+    kind, _, index = device.partition(":")
+    if kind not in _DEVICE_KINDS or (index and not (indexed and index.isdigit())):
+        if indexed:
+            raise ConfigError(
+                f"device must be None, 'auto', 'cpu', 'cuda', 'cuda:<n>', 'mps' or 'xpu', "
+                f"got {value!r}."
+            )
+        raise ConfigError(
+            f"device must be 'auto', 'cpu', 'cuda', 'mps' or 'xpu', got {value!r} "
+            "(pick a GPU with CUDA_VISIBLE_DEVICES)."
+        )
+    return device
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """Options of :class:`ner_bert.NERTrainer`.
@@ -182,13 +206,7 @@ class TrainingConfig:
             "mixed_precision",
             parse_choice(MixedPrecision, "mixed_precision", self.mixed_precision),
         )
-        device = str(self.device).lower()
-        if device not in ("auto", "cpu", "cuda", "mps", "xpu"):
-            raise ConfigError(
-                f"device must be 'auto', 'cpu', 'cuda', 'mps' or 'xpu', got {self.device!r} "
-                "(pick a GPU with CUDA_VISIBLE_DEVICES)."
-            )
-        object.__setattr__(self, "device", device)
+        object.__setattr__(self, "device", _device_name(self.device, indexed=False))
         _require_int("seed", self.seed, 0)
         _require_int("early_stopping_patience", self.early_stopping_patience, 1, optional=True)
         _require_int("eval_delay", self.eval_delay, 0)
@@ -319,13 +337,7 @@ class PredictionConfig:
             precision = MixedPrecision.NO
         object.__setattr__(self, "precision", parse_choice(MixedPrecision, "precision", precision))
         if self.device is not None:
-            device = str(self.device).lower()
-            if device.split(":")[0] not in ("auto", "cpu", "cuda", "mps", "xpu"):
-                raise ConfigError(
-                    f"device must be None, 'auto', 'cpu', 'cuda', 'cuda:<n>', 'mps' or 'xpu', "
-                    f"got {self.device!r}."
-                )
-            object.__setattr__(self, "device", device)
+            object.__setattr__(self, "device", _device_name(self.device, indexed=True))
         _require_int("num_threads", self.num_threads, 1, optional=True)
         _check_window(self.max_length, self.stride)
         for name in ("progress_bar", "quantize"):

@@ -210,6 +210,18 @@ def evaluate_tags(
         macro   1.0000   1.0000   1.0000   0.5000   0.5000   0.5000        2
         (1 sentence)
     """
+    gold_tags, pred_tags = _check_and_normalize(gold, predicted)
+    conlleval, strict = _score_modes(gold_tags, pred_tags)
+    return EvaluationReport(conlleval=conlleval, strict=strict, n_sentences=len(gold_tags))
+
+
+def _check_and_normalize(
+    gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]
+) -> tuple[list[list[str]], list[list[str]]]:
+    """Check the sentences pair up word for word; return both sides spelled ``O``/``B-X``/``I-X``.
+
+    The gold tags must be valid IOB2; a predicted ``I-X`` may open a mention.
+    """
     if len(gold) == 0:
         raise DataFormatError(
             "evaluate_tags got no sentences; pass one sequence of word tags per sentence."
@@ -237,32 +249,34 @@ def evaluate_tags(
         pred_tags.append(
             _normalize(pred_sentence, where=f"predicted sentence {index}", strict=False)
         )
+    return gold_tags, pred_tags
 
+
+def _score_modes(
+    gold_tags: list[list[str]], pred_tags: list[list[str]]
+) -> tuple[ModeReport, ModeReport]:
+    """Score normalized tags with seqeval: the conlleval mode, then the strict IOB2 mode."""
     # The modes only differ on which predicted tags open a mention. With no mention at all in a
     # mode, seqeval's macro average would be the mean of an empty array (nan plus a warning).
     any_gold = any(tag != "O" for tags in gold_tags for tag in tags)
     any_pred = any(tag != "O" for tags in pred_tags for tag in tags)
     any_pred_b = any(tag.startswith("B-") for tags in pred_tags for tag in tags)
-    conlleval = (
-        _mode_report(classification_report(gold_tags, pred_tags, output_dict=True, zero_division=0))
-        if any_gold or any_pred
-        else ModeReport(per_type={}, micro=_ZERO, macro=_ZERO)
+    conlleval = _seqeval_mode(gold_tags, pred_tags, any_mention=any_gold or any_pred)
+    strict = _seqeval_mode(
+        gold_tags, pred_tags, any_mention=any_gold or any_pred_b, mode="strict", scheme=IOB2
     )
-    strict = (
-        _mode_report(
-            classification_report(
-                gold_tags,
-                pred_tags,
-                output_dict=True,
-                zero_division=0,
-                mode="strict",
-                scheme=IOB2,
-            )
-        )
-        if any_gold or any_pred_b
-        else ModeReport(per_type={}, micro=_ZERO, macro=_ZERO)
+    return conlleval, strict
+
+
+def _seqeval_mode(
+    gold_tags: list[list[str]], pred_tags: list[list[str]], *, any_mention: bool, **options: Any
+) -> ModeReport:
+    """One mode's scores from seqeval (``options`` pick the mode); all zeros with no mention."""
+    if not any_mention:
+        return ModeReport(per_type={}, micro=_ZERO, macro=_ZERO)
+    return _mode_report(
+        classification_report(gold_tags, pred_tags, output_dict=True, zero_division=0, **options)
     )
-    return EvaluationReport(conlleval=conlleval, strict=strict, n_sentences=len(gold_tags))
 
 
 def _normalize(tags: Sequence[str], *, where: str, strict: bool) -> list[str]:

@@ -3,16 +3,24 @@
 Pure Python: no torch, no transformers, so everything here is testable with plain lists.
 
 Internally ner_bert works in **IOB2** (``B-X`` opens every mention, ``I-X`` continues it).
-Readers convert IOB1, BIOES, BILOU and plain (IO) labels to IOB2 on the way in.
+Readers convert IOB1, BIOES, BILOU and plain (IO) labels to IOB2 on the way in. The tag
+scheme functions live in the private ``_schemes`` module and are re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
 
-from ._choices import parse_choice
+from ._schemes import (
+    OUTSIDE,
+    TagScheme,
+    convert_to_iob2,
+    detect_scheme,
+    parse_scheme,
+    split_tag,
+    where_prefix,
+)
 from .errors import LabelError, TagSchemeError
 
 __all__ = [
@@ -32,38 +40,6 @@ __all__ = [
 IGNORE_INDEX = -100
 """Label id ignored by the loss (special tokens and, by default, non-first subwords)."""
 
-OUTSIDE = "O"
-
-
-class TagScheme(str, Enum):
-    """Tag schemes ner_bert reads. Everything is converted to :attr:`IOB2`."""
-
-    IOB1 = "IOB1"
-    IOB2 = "IOB2"
-    BIOES = "BIOES"
-    BILOU = "BILOU"
-    IO = "IO"
-    """Plain labels (``PER``, ``O``) or ``I-`` only: a run of the same type is one mention."""
-
-
-_PREFIXES: dict[TagScheme, frozenset[str]] = {
-    TagScheme.IOB1: frozenset("BI"),
-    TagScheme.IOB2: frozenset("BI"),
-    TagScheme.BIOES: frozenset("BIES"),
-    TagScheme.BILOU: frozenset("BILU"),
-    TagScheme.IO: frozenset("I"),
-}
-
-
-def parse_scheme(value: str | TagScheme) -> TagScheme:
-    """Parse a scheme name (case-insensitive); the error lists the choices.
-
-    Example:
-        >>> parse_scheme("bioes")
-        <TagScheme.BIOES: 'BIOES'>
-    """
-    return parse_choice(TagScheme, "scheme", value)
-
 
 @dataclass(frozen=True)
 class Span:
@@ -72,135 +48,6 @@ class Span:
     label: str
     start: int
     end: int
-
-
-def split_tag(tag: str, *, where: str = "") -> tuple[str, str | None]:
-    """Split ``"B-PER"`` into ``("B", "PER")``; ``"O"`` gives ``("O", None)``.
-
-    A tag without a one-letter prefix (``"PER"``) gives ``("", "PER")``: a plain label.
-
-    Example:
-        >>> split_tag("I-MISC")
-        ('I', 'MISC')
-        >>> split_tag("O")
-        ('O', None)
-    """
-    if tag == OUTSIDE:
-        return OUTSIDE, None
-    if not tag or tag != tag.strip():
-        raise TagSchemeError(
-            f"{where}tag {tag!r} is empty or has surrounding whitespace; "
-            "expected 'O' or a tag like 'B-PER'."
-        )
-    if len(tag) > 2 and tag[1] in "-_" and tag[0].isalpha() and tag[0].isupper():
-        return tag[0], tag[2:]
-    return "", tag
-
-
-def _where(where: str) -> str:
-    return f"{where}: " if where and not where.endswith(": ") else where
-
-
-def detect_scheme(tag_sequences: Iterable[Sequence[str]]) -> TagScheme:
-    """Guess the tag scheme of some tag sequences.
-
-    Plain labels give :attr:`TagScheme.IO`; any ``E-``/``S-`` gives BIOES, ``L-``/``U-``
-    BILOU; an ``I-X`` that opens a mention gives IOB1; otherwise IOB2.
-
-    Example:
-        >>> detect_scheme([["I-PER", "I-PER", "O"]])
-        <TagScheme.IOB1: 'IOB1'>
-        >>> detect_scheme([["B-PER", "I-PER", "O", "B-LOC"]])
-        <TagScheme.IOB2: 'IOB2'>
-        >>> detect_scheme([["S-PER", "O"]])
-        <TagScheme.BIOES: 'BIOES'>
-    """
-    prefixes: set[str] = set()
-    i_opens = False
-    for tags in tag_sequences:
-        previous: str | None = None
-        for tag in tags:
-            prefix, label = split_tag(tag)
-            prefixes.add(prefix)
-            if prefix == "I" and previous != label:
-                i_opens = True
-            previous = label
-    if "" in prefixes:
-        return TagScheme.IO
-    if prefixes & {"E", "S"}:
-        return TagScheme.BIOES
-    if prefixes & {"L", "U"}:
-        return TagScheme.BILOU
-    if i_opens:
-        return TagScheme.IOB1
-    return TagScheme.IOB2
-
-
-def convert_to_iob2(
-    tags: Sequence[str], scheme: TagScheme | str, *, where: str = "", strict: bool = True
-) -> list[str]:
-    """Convert one sentence's tags from ``scheme`` to IOB2.
-
-    Args:
-        tags: The tags of one sentence.
-        scheme: The scheme they are in.
-        where: Location for error messages, e.g. ``"train.txt:12"``.
-        strict: For IOB2 input, reject an ``I-X`` that does not continue an ``X`` mention
-            (with ``strict=False`` it opens a new mention, as conlleval reads it).
-
-    Raises:
-        TagSchemeError: A prefix the scheme does not have, or an IOB2 violation in strict mode.
-
-    Example:
-        >>> convert_to_iob2(["I-PER", "I-PER", "B-PER", "O"], "IOB1")
-        ['B-PER', 'I-PER', 'B-PER', 'O']
-        >>> convert_to_iob2(["B-LOC", "E-LOC", "S-PER"], "BIOES")
-        ['B-LOC', 'I-LOC', 'B-PER']
-        >>> convert_to_iob2(["PER", "PER", "O", "LOC"], "IO")
-        ['B-PER', 'I-PER', 'O', 'B-LOC']
-    """
-    scheme = parse_scheme(scheme)
-    allowed = _PREFIXES[scheme]
-    out: list[str] = []
-    previous: str | None = None  # type of the previous word's mention, None after O
-    where = _where(where)
-    for index, tag in enumerate(tags):
-        prefix, label = split_tag(tag, where=where)
-        if label is None:
-            out.append(OUTSIDE)
-            previous = None
-            continue
-        if scheme is TagScheme.IO and prefix in ("", "I"):
-            out.append(("I-" if previous == label else "B-") + label)
-        elif prefix not in allowed:
-            expected = ", ".join(sorted(p + "-" for p in allowed))
-            shown = prefix + "-" if prefix else "(none)"
-            raise TagSchemeError(
-                f"{where}word {index + 1}: tag {tag!r} has prefix {shown}"
-                f" but {scheme.value} tags are 'O' or start with {expected}; "
-                "pass the right scheme (or scheme='auto')."
-            )
-        elif prefix in ("B", "S", "U"):
-            out.append("B-" + label)
-        elif scheme is TagScheme.IOB2 and previous != label:
-            if strict:
-                before = f"follows {tags[index - 1]!r}" if index else "opens the sentence"
-                raise TagSchemeError(
-                    f"{where}word {index + 1}: tag {tag!r} {before}; IOB2 mentions start with "
-                    f"'B-{label}' (pass scheme='IOB1' if the data is IOB1, or "
-                    "scheme='auto' to detect it)."
-                )
-            out.append("B-" + label)
-        elif scheme in (TagScheme.BIOES, TagScheme.BILOU) and previous != label:
-            # An I-/E-/L- that does not continue a mention: read it as opening one.
-            out.append("B-" + label)
-        elif scheme is TagScheme.IOB1 and previous != label:
-            out.append("B-" + label)
-        else:
-            out.append("I-" + label)
-        # After E-/L-/S-/U- the mention is closed.
-        previous = None if prefix in ("E", "S", "L", "U") else label
-    return out
 
 
 def tags_to_spans(tags: Sequence[str]) -> list[Span]:
@@ -352,7 +199,7 @@ class LabelSet:
             return self.labels.index(tag)
         except ValueError:
             raise LabelError(
-                f"{_where(where)}tag {tag!r} is not one of the model's labels "
+                f"{where_prefix(where)}tag {tag!r} is not one of the model's labels "
                 f"{list(self.labels)}; retrain with it or map it to a known label."
             ) from None
 

@@ -20,6 +20,7 @@ from .options import TRAINING_ARGS_KEY, dump_toml, resolve_train_options, traini
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..evaluation import EvaluationReport
+    from ..training.result import TrainingResult
     from ..types import TaggedSentence
 
 __all__ = ["PROG", "UsageError", "evaluate", "predict", "train"]
@@ -42,6 +43,17 @@ def train(args: argparse.Namespace) -> int:
     if args.dump_config:
         sys.stdout.write(dump_toml(run, training))
         return 0
+    output = _check_train_options(run, training)
+    data = _read_splits(run)
+    result, reports = _train_and_score(args, run, training, data)
+    plotted = _write_train_outputs(output, run, training, result, reports, has_dev="dev" in data)
+    _print_train_summary(output, run, reports, plotted=plotted)
+    return 0
+
+
+def _check_train_options(run: dict[str, Any], training: Any) -> Path:
+    """Check that the required options are given, the output folder can be written and the
+    data files exist (before the slow part, not after it); returns the output folder."""
     missing = [key for key in ("model", "train") if run.get(key) is None]
     if training.output_dir is None:
         missing.append("output")
@@ -59,11 +71,25 @@ def train(args: argparse.Namespace) -> int:
     for key in ("train", "dev", "test"):
         if run.get(key) is not None:
             _require_file(Path(run[key]), f"--{key}")
-    data = {
+    return output
+
+
+def _read_splits(run: dict[str, Any]) -> dict[str, list[TaggedSentence]]:
+    """The sentences of each given split (``train``, ``dev``, ``test``)."""
+    return {
         key: _read_data(Path(run[key]), run.get("format"))
         for key in ("train", "dev", "test")
         if run.get(key) is not None
     }
+
+
+def _train_and_score(
+    args: argparse.Namespace,
+    run: dict[str, Any],
+    training: Any,
+    data: dict[str, list[TaggedSentence]],
+) -> tuple[TrainingResult, dict[str, EvaluationReport]]:
+    """Train (the trainer saves the model to ``output_dir``), then the dev and test reports."""
     _quiet_transformers()
     from ..training.trainer import NERTrainer
 
@@ -78,6 +104,20 @@ def train(args: argparse.Namespace) -> int:
         reports["dev"] = trainer.evaluate(data["dev"])
     if "test" in data:
         reports["test"] = trainer.evaluate(data["test"])
+    return result, reports
+
+
+def _write_train_outputs(
+    output: Path,
+    run: dict[str, Any],
+    training: Any,
+    result: TrainingResult,
+    reports: dict[str, EvaluationReport],
+    *,
+    has_dev: bool,
+) -> bool:
+    """Write training.toml, scores.json and training_report.png (if it can be plotted; the
+    return value says whether it was) next to the saved model."""
     _write(output / "training.toml", dump_toml(run, training))
     scores = {
         "training": {k: v for k, v in result.to_dict().items() if k != "best_eval"},
@@ -85,20 +125,27 @@ def train(args: argparse.Namespace) -> int:
     }
     _write(output / "scores.json", json.dumps(scores, indent=2) + "\n")
 
-    from ..training.plot import PLOT_MISSING_NOTE, write_training_plot
+    from ..training.plot import write_training_plot
 
     logged = [entry for entry in result.history if entry.train_loss is not None]
-    plotted = write_training_plot(
+    return write_training_plot(
         output / "training_report.png",
         train_loss=[entry.train_loss or 0.0 for entry in logged],
-        dev_f1=[entry.eval_f1 for entry in logged] if "dev" in data else [],
+        dev_f1=[entry.eval_f1 for entry in logged] if has_dev else [],
         title=f"{_short(run['model'])} on {Path(run['train']).name}",
     )
+
+
+def _print_train_summary(
+    output: Path, run: dict[str, Any], reports: dict[str, EvaluationReport], *, plotted: bool
+) -> None:
+    """Print the score tables and where the outputs are."""
+    from ..training.plot import PLOT_MISSING_NOTE
+
     for split, report in reports.items():
         print(f"\n{split} ({run[split]}):\n{report.format_table()}")
     print(f"\nsaved the model, training.toml and scores.json to {output}")
     print(f"training report: {output / 'training_report.png'}" if plotted else PLOT_MISSING_NOTE)
-    return 0
 
 
 def _resume_from(args: argparse.Namespace, training: Any) -> str | None:

@@ -93,16 +93,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_train_command(commands)
+    _add_evaluate_command(commands)
+    _add_predict_command(commands)
+    return parser
 
-    def command(name: str, help_: str, description: str) -> argparse.ArgumentParser:
-        return commands.add_parser(
-            name,
-            help=help_,
-            description=description,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
 
-    train = command(
+def _add_command(
+    commands: argparse._SubParsersAction[_Parser],
+    name: str,
+    help_: str,
+    description: str,
+) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name,
+        help=help_,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _add_train_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """``ner-bert train``: data, model and config options, then the training options."""
+    train = _add_command(
+        commands,
         "train",
         "fine-tune an encoder on CoNLL or span-JSONL data",
         "Fine-tune an encoder for NER, save it to --output and print dev/test scores per\n"
@@ -132,14 +146,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_verbose(train)
     train.set_defaults(run=cli_commands.train)
 
-    evaluate = command(
+
+def _add_evaluate_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """``ner-bert evaluate``: a trained model, gold data and how to print the scores."""
+    evaluate = _add_command(
+        commands,
         "evaluate",
         "score a trained model on labelled data",
         "Predict the words of --data with the model and print entity-level precision, recall\n"
         "and F1 per type, in the conlleval-compatible mode (an I-X may open a mention; the\n"
         "number papers report) and the strict IOB2 mode, side by side.",
     )
-    evaluate.add_argument("--model", required=True, help="trained model folder (or hub name)")
+    _add_trained_model(evaluate)
     evaluate.add_argument("--data", required=True, type=Path, metavar="FILE", help="gold data")
     _add_format(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
@@ -147,7 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_verbose(evaluate)
     evaluate.set_defaults(run=cli_commands.evaluate)
 
-    predict = command(
+
+def _add_predict_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """``ner-bert predict``: a trained model, the input files and the output options."""
+    predict = _add_command(
+        commands,
         "predict",
         "find entities in new text",
         "Find the entities in text files (or stdin). Each non-blank line is one document\n"
@@ -159,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--context-size). --html writes a displaCy-style page with\n"
         "the entities marked; it is plain HTML written by ner_bert (spaCy is not needed).",
     )
-    predict.add_argument("--model", required=True, help="trained model folder (or hub name)")
+    _add_trained_model(predict)
     predict.add_argument(
         "files", nargs="*", type=Path, metavar="FILE", help="input files ('-' or none: stdin)"
     )
@@ -186,7 +208,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_progress(predict)
     _add_verbose(predict)
     predict.set_defaults(run=cli_commands.predict)
-    return parser
 
 
 def _add_trainer_options(parser: argparse.ArgumentParser) -> None:
@@ -229,6 +250,10 @@ def _add_verbose(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log what ner_bert does (INFO level)"
     )
+
+
+def _add_trained_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="trained model folder (or hub name)")
 
 
 def _add_format(parser: argparse.ArgumentParser) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, DataFormatError, DataNotFoundError, TagSchemeError
@@ -86,87 +87,13 @@ def read_conll(
     name = str(path)
     lines = _read_lines(Path(path), encoding)
     scheme_value = _parse_scheme_option(scheme)
-
-    words_per_sentence: list[list[str]] = []
-    tags_per_sentence: list[list[str]] = []
-    first_lines: list[int] = []
-    documents: list[int] = []
-
-    n_columns = 0  # columns of the first token line; 0 until one is seen
-    column = 0  # tag column resolved to a non-negative index
-    first_token_line = 0
-    document = -1  # index of the current document; -1 before the first sentence
-    new_document = False  # a -DOCSTART- was seen since the last sentence started
-    empty_documents = 0
-    words: list[str] = []
-    tags: list[str] = []
-
-    def end_sentence() -> None:
-        nonlocal words, tags
-        if words:
-            words_per_sentence.append(words)
-            tags_per_sentence.append(tags)
-            words, tags = [], []
-
-    for lineno, line in enumerate(lines, start=1):
-        stripped = line.strip()
-        if not stripped:
-            end_sentence()
-            continue
-        if "\t" in stripped:
-            parts = [part.strip() for part in stripped.split("\t")]
-        else:
-            parts = stripped.split()
-        if parts[0] == DOCSTART:
-            end_sentence()
-            if new_document:
-                empty_documents += 1
-            new_document = True
-            continue
-        if not n_columns:
-            n_columns, first_token_line = len(parts), lineno
-            column = _resolve_tag_column(tag_column, n_columns, f"{name}:{lineno}")
-        if len(parts) != n_columns:
-            raise DataFormatError(
-                f"{name}:{lineno}: expected {n_columns} columns (as on the first token line, "
-                f"{name}:{first_token_line}) but got {len(parts)}: {line.strip()!r}. Every "
-                "token line needs the same columns; a blank line ends a sentence."
-            )
-        if "" in parts:
-            raise DataFormatError(
-                f"{name}:{lineno}: column {parts.index('') + 1} is empty in {line.strip()!r}; "
-                "every column of a token line needs a value."
-            )
-        if not words:
-            if new_document or document < 0:
-                document += 1
-                new_document = False
-            first_lines.append(lineno)
-            documents.append(document)
-        words.append(parts[0])
-        tags.append(parts[column])
-    end_sentence()
-    if new_document:
-        empty_documents += 1
-
-    if not words_per_sentence:
-        what = "is empty" if not any(line.strip() for line in lines) else "has no token lines"
-        raise DataFormatError(
-            f"{name}: the file {what} (read {len(lines)} lines); expected one token per line "
-            "with a blank line after each sentence."
-        )
-    if empty_documents:
-        logger.info("%s: skipped %d -DOCSTART- line(s) with no sentences", name, empty_documents)
-
-    def locate(sentence: int, word: int) -> str:
-        return f"{name}:{first_lines[sentence] + word}"
-
+    read = _read_sentences(lines, name=name, tag_column=tag_column)
     iob2 = convert_tags(
-        tags_per_sentence, scheme=scheme_value, strict=strict, locate=locate, name=name
+        read.tags, scheme=scheme_value, strict=strict, locate=read.locate, name=name
     )
     return [
         TaggedSentence(words=tuple(w), tags=tuple(t), document=d, source=f"{name}:{first}")
-        for w, t, d, first in zip(words_per_sentence, iob2, documents, first_lines, strict=True)
+        for w, t, d, first in zip(read.words, iob2, read.documents, read.first_lines, strict=True)
     ]
 
 
@@ -294,6 +221,108 @@ def _check_not_mixed(
             "that opens a mention as B-."
         )
     logger.warning("%s Reading it as lenient IOB2 (strict=False).", message)
+
+
+@dataclass
+class _SentenceReader:
+    """Gathers a CoNLL file's sentences line by line, before their tags are converted.
+
+    ``words``, ``tags``, ``first_lines`` and ``documents`` hold one entry per finished
+    sentence; the other fields are the state of the reading (columns, document, open sentence).
+    """
+
+    name: str
+    tag_column: int
+    words: list[list[str]] = field(default_factory=list)
+    tags: list[list[str]] = field(default_factory=list)
+    first_lines: list[int] = field(default_factory=list)
+    documents: list[int] = field(default_factory=list)
+    n_columns: int = 0  # columns of the first token line; 0 until one is seen
+    column: int = 0  # tag column resolved to a non-negative index
+    first_token_line: int = 0
+    document: int = -1  # index of the current document; -1 before the first sentence
+    new_document: bool = False  # a -DOCSTART- was seen since the last sentence started
+    empty_documents: int = 0
+    sentence_words: list[str] = field(default_factory=list)
+    sentence_tags: list[str] = field(default_factory=list)
+
+    def read_line(self, lineno: int, line: str) -> None:
+        """Read one line: a blank line, a ``-DOCSTART-`` line or a token line."""
+        stripped = line.strip()
+        if not stripped:
+            self.end_sentence()
+            return
+        if "\t" in stripped:
+            parts = [part.strip() for part in stripped.split("\t")]
+        else:
+            parts = stripped.split()
+        if parts[0] == DOCSTART:
+            self.end_sentence()
+            if self.new_document:
+                self.empty_documents += 1
+            self.new_document = True
+            return
+        self._check_columns(lineno, parts, stripped)
+        if not self.sentence_words:
+            self._start_sentence(lineno)
+        self.sentence_words.append(parts[0])
+        self.sentence_tags.append(parts[self.column])
+
+    def end_sentence(self) -> None:
+        """Finish the sentence being read, if it has words."""
+        if self.sentence_words:
+            self.words.append(self.sentence_words)
+            self.tags.append(self.sentence_tags)
+            self.sentence_words, self.sentence_tags = [], []
+
+    def locate(self, sentence: int, word: int) -> str:
+        """``"path:line"`` of a word, for error messages."""
+        return f"{self.name}:{self.first_lines[sentence] + word}"
+
+    def _check_columns(self, lineno: int, parts: list[str], stripped: str) -> None:
+        name = self.name
+        if not self.n_columns:
+            self.n_columns, self.first_token_line = len(parts), lineno
+            self.column = _resolve_tag_column(self.tag_column, self.n_columns, f"{name}:{lineno}")
+        if len(parts) != self.n_columns:
+            raise DataFormatError(
+                f"{name}:{lineno}: expected {self.n_columns} columns (as on the first token line, "
+                f"{name}:{self.first_token_line}) but got {len(parts)}: {stripped!r}. Every "
+                "token line needs the same columns; a blank line ends a sentence."
+            )
+        if "" in parts:
+            raise DataFormatError(
+                f"{name}:{lineno}: column {parts.index('') + 1} is empty in {stripped!r}; "
+                "every column of a token line needs a value."
+            )
+
+    def _start_sentence(self, lineno: int) -> None:
+        if self.new_document or self.document < 0:
+            self.document += 1
+            self.new_document = False
+        self.first_lines.append(lineno)
+        self.documents.append(self.document)
+
+
+def _read_sentences(lines: list[str], *, name: str, tag_column: int) -> _SentenceReader:
+    """Read the lines into sentences (tags as in the file); reject a file with none."""
+    reader = _SentenceReader(name=name, tag_column=tag_column)
+    for lineno, line in enumerate(lines, start=1):
+        reader.read_line(lineno, line)
+    reader.end_sentence()
+    if reader.new_document:
+        reader.empty_documents += 1
+    if not reader.words:
+        what = "is empty" if not any(line.strip() for line in lines) else "has no token lines"
+        raise DataFormatError(
+            f"{name}: the file {what} (read {len(lines)} lines); expected one token per line "
+            "with a blank line after each sentence."
+        )
+    if reader.empty_documents:
+        logger.info(
+            "%s: skipped %d -DOCSTART- line(s) with no sentences", name, reader.empty_documents
+        )
+    return reader
 
 
 def _read_lines(path: Path, encoding: str) -> list[str]:

@@ -65,41 +65,9 @@ def from_hf_dataset(
         >>> from_hf_dataset(ds)[0].tags
         ('B-PER', 'I-PER', 'O')
     """
-    if isinstance(dataset, datasets.DatasetDict):
-        splits = list(dataset)
-        first = splits[0] if splits else "train"
-        raise DataFormatError(
-            f"got a DatasetDict with splits {splits}; pass one split, e.g. "
-            f"from_hf_dataset(dataset[{first!r}])."
-        )
-    if not isinstance(dataset, datasets.Dataset):
-        raise DataFormatError(
-            f"expected a datasets.Dataset, got {type(dataset).__name__}; an IterableDataset "
-            "can be materialized with Dataset.from_generator or .to_list()."
-        )
-    name = str(dataset.split) if dataset.split is not None else "dataset"
-    columns = list(dataset.column_names)
-    for column in (tokens_column, tags_column):
-        if column not in columns:
-            raise DataFormatError(
-                f"{name}: no column {column!r}; the columns are {columns}. Pass "
-                "tokens_column=... / tags_column=... to name the right ones."
-            )
-    if len(dataset) == 0:
-        raise DataFormatError(f"{name}: the dataset has no rows.")
+    name = _check_dataset(dataset, (tokens_column, tags_column))
     names = _tag_names(dataset.features[tags_column], tags_column, name, label_names)
-
-    words_per_row = [list(words) for words in dataset[tokens_column]]
-    raw_tags = list(dataset[tags_column])
-    tags_per_row: list[list[str]] = []
-    for row, (words, tags) in enumerate(zip(words_per_row, raw_tags, strict=True)):
-        if tags is None or words is None or len(tags) != len(words):
-            raise DataFormatError(
-                f"{name}[{row}]: {_count(words)} words but {_count(tags)} tags; give "
-                "exactly one tag per word."
-            )
-        tags_per_row.append(_tags_of_row(tags, names, f"{name}[{row}]"))
-
+    words_per_row, tags_per_row = _read_rows(dataset, tokens_column, tags_column, names, name)
     iob2 = convert_tags(
         tags_per_row,
         scheme=scheme,
@@ -109,12 +77,8 @@ def from_hf_dataset(
     )
     documents = _documents(dataset, len(iob2))
     return [
-        TaggedSentence(
-            words=tuple(words), tags=tuple(tags), document=document, source=f"{name}[{row}]"
-        )
-        for row, (words, tags, document) in enumerate(
-            zip(words_per_row, iob2, documents, strict=True)
-        )
+        TaggedSentence(words=tuple(w), tags=tuple(t), document=d, source=f"{name}[{row}]")
+        for row, (w, t, d) in enumerate(zip(words_per_row, iob2, documents, strict=True))
     ]
 
 
@@ -168,6 +132,54 @@ def to_hf_dataset(
         },
         features=features,
     )
+
+
+def _check_dataset(dataset: datasets.Dataset, columns: Sequence[str]) -> str:
+    """Check that ``dataset`` is one non-empty split with ``columns``; return its name."""
+    if isinstance(dataset, datasets.DatasetDict):
+        splits = list(dataset)
+        first = splits[0] if splits else "train"
+        raise DataFormatError(
+            f"got a DatasetDict with splits {splits}; pass one split, e.g. "
+            f"from_hf_dataset(dataset[{first!r}])."
+        )
+    if not isinstance(dataset, datasets.Dataset):
+        raise DataFormatError(
+            f"expected a datasets.Dataset, got {type(dataset).__name__}; an IterableDataset "
+            "can be materialized with Dataset.from_generator or .to_list()."
+        )
+    name = str(dataset.split) if dataset.split is not None else "dataset"
+    present = list(dataset.column_names)
+    for column in columns:
+        if column not in present:
+            raise DataFormatError(
+                f"{name}: no column {column!r}; the columns are {present}. Pass "
+                "tokens_column=... / tags_column=... to name the right ones."
+            )
+    if len(dataset) == 0:
+        raise DataFormatError(f"{name}: the dataset has no rows.")
+    return name
+
+
+def _read_rows(
+    dataset: datasets.Dataset,
+    tokens_column: str,
+    tags_column: str,
+    names: list[str] | None,
+    name: str,
+) -> tuple[list[list[str]], list[list[str]]]:
+    """The words and the tag strings of every row, checking one tag per word."""
+    words_per_row = [list(words) for words in dataset[tokens_column]]
+    raw_tags = list(dataset[tags_column])
+    tags_per_row: list[list[str]] = []
+    for row, (words, tags) in enumerate(zip(words_per_row, raw_tags, strict=True)):
+        if tags is None or words is None or len(tags) != len(words):
+            raise DataFormatError(
+                f"{name}[{row}]: {_count(words)} words but {_count(tags)} tags; give "
+                "exactly one tag per word."
+            )
+        tags_per_row.append(_tags_of_row(tags, names, f"{name}[{row}]"))
+    return words_per_row, tags_per_row
 
 
 def _tag_names(

@@ -10,12 +10,14 @@ final metrics, context settings).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataNotFoundError, ModelLoadError
+from ..labels import LabelSet
 
 __all__ = [
     "CHECKPOINT_PREFIX",
@@ -34,8 +36,11 @@ __all__ = [
     "find_checkpoint",
     "list_checkpoints",
     "read_metadata",
+    "save_model",
     "write_metadata",
 ]
+
+logger = logging.getLogger(__name__)
 
 METADATA_FILE = "ner_bert.json"
 CONFIG_FILE = "config.json"
@@ -187,3 +192,25 @@ def check_checkpoint_dir(path: Path) -> None:
             f"checkpoint_dir {path} exists and holds files that are not ner_bert checkpoints "
             f"({', '.join(sorted(foreign)[:5])}); choose a new or empty directory."
         )
+
+
+def save_model(
+    directory: Path, model: Any, tokenizer: Any, labels: LabelSet, metadata: dict[str, Any]
+) -> None:
+    """Save weights (safetensors), tokenizer, config with real labels and ``ner_bert.json``."""
+    from .. import __version__
+
+    directory.mkdir(parents=True, exist_ok=True)
+    model.config.id2label = labels.id2label
+    model.config.label2id = labels.label2id
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    meta = {
+        "format_version": 1,
+        "tag_scheme": "IOB2",
+        **metadata,
+        "library_version": __version__,
+        "labels": list(labels.labels),
+    }
+    write_metadata(directory, meta)
+    logger.info("saved model to %s (%s)", directory, METADATA_FILE)

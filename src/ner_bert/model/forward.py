@@ -21,7 +21,7 @@ from ..subwords.encoding import Encoded, TextEncoder
 from ..subwords.inputs import make_windows, sentence_probabilities
 from .device import autocast
 
-__all__ = ["SubwordScorer", "context_settings"]
+__all__ = ["SubwordScorer", "context_settings", "quantize"]
 
 
 def context_settings(
@@ -153,3 +153,14 @@ class SubwordScorer:
             probs = torch.softmax(logits.float(), dim=-1)
             result: np.ndarray = probs.cpu().numpy()
         return result
+
+
+def quantize(model: Any, device: Any) -> Any:
+    """int8 dynamic quantization of the ``Linear`` layers (CPU only); returns a copy."""
+    import torch
+
+    if device.type != "cpu":
+        raise ConfigError(f"quantize=True needs device 'cpu', got {device}.")
+    return torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+        model, {torch.nn.Linear}, dtype=torch.qint8
+    )

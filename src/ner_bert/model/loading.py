@@ -1,4 +1,4 @@
-"""Loading and saving model folders, with clear errors: the one loader of ner_bert.
+"""Loading model folders, with clear errors: the one loader of ner_bert.
 
 Checks a local model directory file by file before handing it to ``transformers``, so a
 missing or corrupt part is reported by name; loads ``safetensors`` weights only; never runs
@@ -21,13 +21,11 @@ from ..errors import ConfigError, LabelError, ModelLoadError
 from ..labels import LabelSet
 from .files import (
     CONFIG_FILE,
-    METADATA_FILE,
     PICKLE_WEIGHTS_FILES,
     SHARDED_WEIGHTS_FILE,
     TOKENIZER_FILES,
     WEIGHTS_FILE,
     read_metadata,
-    write_metadata,
 )
 
 __all__ = [
@@ -37,8 +35,6 @@ __all__ = [
     "load_encoder_config",
     "load_model",
     "load_tokenizer",
-    "quantize",
-    "save_model",
     "window_length",
 ]
 
@@ -407,36 +403,3 @@ def _reset_head(model: Any) -> None:
         head.weight.normal_(0.0, std)
         if head.bias is not None:
             head.bias.zero_()
-
-
-def save_model(
-    directory: Path, model: Any, tokenizer: Any, labels: LabelSet, metadata: dict[str, Any]
-) -> None:
-    """Save weights (safetensors), tokenizer, config with real labels and ``ner_bert.json``."""
-    from .. import __version__
-
-    directory.mkdir(parents=True, exist_ok=True)
-    model.config.id2label = labels.id2label
-    model.config.label2id = labels.label2id
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    meta = {
-        "format_version": 1,
-        "tag_scheme": "IOB2",
-        **metadata,
-        "library_version": __version__,
-        "labels": list(labels.labels),
-    }
-    write_metadata(directory, meta)
-    logger.info("saved model to %s (%s)", directory, METADATA_FILE)
-
-
-def quantize(model: Any, device: Any) -> Any:
-    """int8 dynamic quantization of the ``Linear`` layers (CPU only); returns a copy."""
-    import torch
-
-    if device.type != "cpu":
-        raise ConfigError(f"quantize=True needs device 'cpu', got {device}.")
-    return torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
-        model, {torch.nn.Linear}, dtype=torch.qint8
-    )

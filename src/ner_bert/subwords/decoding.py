@@ -120,33 +120,53 @@ def word_probabilities(
             f"subword_probs must be (n_subwords, n_labels) with n_subwords == len(word_ids) "
             f"= {len(word_ids)}, got shape {subword_probs.shape}."
         )
-    n_labels = subword_probs.shape[1]
-    out = np.zeros((n_words, n_labels), dtype=subword_probs.dtype)
+    out = np.zeros((n_words, subword_probs.shape[1]), dtype=subword_probs.dtype)
     rows = np.array([i for i, w in enumerate(word_ids) if w is not None], dtype=np.int64)
     if rows.size == 0:
         return out
+    words = _word_indices(word_ids, rows, n_words)
+    probs = subword_probs[rows]
+    if strategy is Aggregation.FIRST:
+        _first_subword(out, words, probs)
+    elif strategy is Aggregation.AVERAGE:
+        _average_subwords(out, words, probs)
+    else:
+        _max_subword(out, words, probs)
+    return out
+
+
+def _word_indices(word_ids: Sequence[int | None], rows: np.ndarray, n_words: int) -> np.ndarray:
+    """The word index of each subword in ``rows``, checked to be in ``[0, n_words)``."""
     words = np.array([word_ids[i] for i in rows], dtype=np.int64)
     if words.min() < 0 or words.max() >= n_words:
         raise DataFormatError(
             f"word id {int(words.max() if words.max() >= n_words else words.min())} is out of "
             f"range for {n_words} words; word_ids and n_words must come from the same input."
         )
-    probs = subword_probs[rows]
-    if strategy is Aggregation.FIRST:
-        present, first = np.unique(words, return_index=True)
-        out[present] = probs[first]
-    elif strategy is Aggregation.AVERAGE:
-        np.add.at(out, words, probs)
-        counts = np.bincount(words, minlength=n_words).astype(out.dtype)
-        nonzero = counts > 0
-        out[nonzero] /= counts[nonzero, None]
-    else:
-        # For each word, the subword with the highest peak probability (earliest on ties):
-        # sort by word, then peak descending, then position, and take each word's first row.
-        order = np.lexsort((np.arange(len(words)), -probs.max(axis=1), words))
-        present, first = np.unique(words[order], return_index=True)
-        out[present] = probs[order[first]]
-    return out
+    return words
+
+
+def _first_subword(out: np.ndarray, words: np.ndarray, probs: np.ndarray) -> None:
+    """``first``: each word in ``out`` gets the distribution of its first subword."""
+    present, first = np.unique(words, return_index=True)
+    out[present] = probs[first]
+
+
+def _average_subwords(out: np.ndarray, words: np.ndarray, probs: np.ndarray) -> None:
+    """``average``: each word in ``out`` gets the mean distribution of its subwords."""
+    np.add.at(out, words, probs)
+    counts = np.bincount(words, minlength=out.shape[0]).astype(out.dtype)
+    nonzero = counts > 0
+    out[nonzero] /= counts[nonzero, None]
+
+
+def _max_subword(out: np.ndarray, words: np.ndarray, probs: np.ndarray) -> None:
+    """``max``: each word in ``out`` gets the distribution of its subword with the highest
+    single probability (the earliest such subword on ties)."""
+    # Sort by word, then peak descending, then position, and take each word's first row.
+    order = np.lexsort((np.arange(len(words)), -probs.max(axis=1), words))
+    present, first = np.unique(words[order], return_index=True)
+    out[present] = probs[order[first]]
 
 
 def allowed_transitions(labels: LabelSet) -> tuple[np.ndarray, np.ndarray]:

@@ -140,28 +140,82 @@ def make_windows(
     """
     room = encoder.window if window is None else min(window, encoder.window)
     stride = min(stride, room)
-    before, after = tuple(encoder.prefix), tuple(encoder.suffix)
-    n_prefix = len(before)
-    specials = ((IGNORE_INDEX,) * len(before), (IGNORE_INDEX,) * len(after))
-    labelled = [
+    labelled = _subword_labels(encoded, tags, label2id, label_all_subwords=label_all_subwords)
+    if context_size <= 0 or documents is None:
+        return _sentence_windows(encoded, labelled, encoder, room=room, stride=stride)
+    return _document_windows(
+        encoded,
+        labelled,
+        encoder,
+        documents,
+        context_size=context_size,
+        room=room,
+        stride=stride,
+    )
+
+
+def _subword_labels(
+    encoded: Sequence[Encoded],
+    tags: Sequence[Sequence[str]] | None,
+    label2id: dict[str, int] | None,
+    *,
+    label_all_subwords: bool,
+) -> list[list[int]]:
+    """Label ids of each sentence's subwords: its tags aligned by
+    :func:`~ner_bert.labels.align_labels` when ``tags`` and ``label2id`` are given, else all
+    ``-100``."""
+    return [
         align_labels(item.word_ids, tags[i], label2id, label_all_subwords=label_all_subwords)
         if tags is not None and label2id is not None
         else [IGNORE_INDEX] * len(item)
         for i, item in enumerate(encoded)
     ]
+
+
+def _sentence_windows(
+    encoded: Sequence[Encoded],
+    labelled: Sequence[Sequence[int]],
+    encoder: TextEncoder,
+    *,
+    room: int,
+    stride: int,
+) -> list[Window]:
+    """One input per sentence (no document context), or strided windows
+    (:func:`~ner_bert.subwords.windows.plan_windows`) of a sentence longer than ``room``."""
+    before, after = tuple(encoder.prefix), tuple(encoder.suffix)
+    n_prefix = len(before)
+    specials = ((IGNORE_INDEX,) * len(before), (IGNORE_INDEX,) * len(after))
     windows: list[Window] = []
-    if context_size <= 0 or documents is None:
-        for index, item in enumerate(encoded):
-            ids = item.ids.tolist()
-            for start, end in plan_windows(len(item), window=room, stride=stride):
-                windows.append(
-                    Window(
-                        input_ids=before + tuple(ids[start:end]) + after,
-                        labels=specials[0] + tuple(labelled[index][start:end]) + specials[1],
-                        pieces=(Piece(index, start, end, n_prefix),),
-                    )
+    for index, item in enumerate(encoded):
+        ids = item.ids.tolist()
+        for start, end in plan_windows(len(item), window=room, stride=stride):
+            windows.append(
+                Window(
+                    input_ids=before + tuple(ids[start:end]) + after,
+                    labels=specials[0] + tuple(labelled[index][start:end]) + specials[1],
+                    pieces=(Piece(index, start, end, n_prefix),),
                 )
-        return windows
+            )
+    return windows
+
+
+def _document_windows(
+    encoded: Sequence[Encoded],
+    labelled: Sequence[Sequence[int]],
+    encoder: TextEncoder,
+    documents: Sequence[int],
+    *,
+    context_size: int,
+    room: int,
+    stride: int,
+) -> list[Window]:
+    """Inputs over each document's subwords, one per segment planned by
+    :func:`~ner_bert.subwords.context.plan_segments`: the predicted subwords (labelled) with
+    up to ``context_size`` subwords of context (``-100``) on each side."""
+    before, after = tuple(encoder.prefix), tuple(encoder.suffix)
+    n_prefix = len(before)
+    specials = ((IGNORE_INDEX,) * len(before), (IGNORE_INDEX,) * len(after))
+    windows: list[Window] = []
     for run in document_runs(documents):
         lengths = [len(encoded[i]) for i in run]
         bounds = np.cumsum([0, *lengths]).tolist()

@@ -8,13 +8,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataFormatError
+from ..errors import DataFormatError, LabelError
 from ..labels import LabelSet, convert_to_iob2, split_tag
 from ..subwords.encoding import TextEncoder
 from ..subwords.inputs import Window, make_windows
 from ..types import TaggedSentence
 
-__all__ = ["WindowDataset", "as_sentences", "training_windows", "warn_unseen"]
+__all__ = [
+    "WindowDataset",
+    "as_sentences",
+    "resolve_labels",
+    "training_windows",
+    "warn_unseen",
+]
 
 logger = logging.getLogger("ner_bert.training")
 
@@ -45,6 +51,32 @@ def as_sentences(data: Any, name: str) -> list[TaggedSentence]:
     if not any(len(s) for s in sentences):
         raise DataFormatError(f"the {name} data has no words (every sentence is empty).")
     return sentences
+
+
+def resolve_labels(
+    given: LabelSet | None, train: list[TaggedSentence], eval: list[TaggedSentence] | None
+) -> LabelSet:
+    """The labels of a run: ``given``, or the training data's; warn about eval-only types.
+
+    Raises:
+        LabelError: The training data has types outside ``given``, or no entity at all.
+    """
+    seen = LabelSet.from_tags(tag for s in train for tag in s.tags)
+    labels = seen if given is None else given
+    missing = sorted(set(seen.entity_types) - set(labels.entity_types))
+    if missing:
+        raise LabelError(
+            f"the training data has entity types {missing} that are not in labels="
+            f"{list(labels.labels)}; add them or leave labels=None to infer them."
+        )
+    if not labels.entity_types:
+        raise LabelError(
+            "the training data has no entity at all (every tag is 'O'); there is nothing "
+            "to learn. Check the tag column of the data."
+        )
+    if eval is not None:
+        warn_unseen(eval, labels, "eval data")
+    return labels
 
 
 def warn_unseen(sentences: Sequence[TaggedSentence], labels: LabelSet, what: str) -> None:

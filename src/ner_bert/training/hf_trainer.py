@@ -9,15 +9,24 @@ after merging windows, aggregating subwords and Viterbi decoding, not a loss on 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import pickle
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+from ..errors import LabelError, ModelLoadError
 from ..evaluation import EvaluationReport
+from ..labels import LabelSet
+from ..model.files import find_checkpoint
+from ..model.loading import load_encoder_config
 from .data import WindowDataset
 
 __all__ = [
@@ -26,7 +35,10 @@ __all__ = [
     "NERTrainerBackend",
     "ProgressBarCallback",
     "TimingCallback",
+    "checkpoint_to_resume",
     "evaluation_metrics",
+    "run_folder",
+    "train_refusing_pickles",
 ]
 
 logger = logging.getLogger("ner_bert.training")
@@ -152,3 +164,58 @@ class TimingCallback(TrainerCallback):
 
     def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.times.setdefault(state.global_step, time.perf_counter())
+
+
+def checkpoint_to_resume(resume_from: str | Path, labels: LabelSet) -> Path:
+    """The checkpoint folder to resume from, after checking it was trained for ``labels``.
+
+    Raises:
+        DataNotFoundError: No complete checkpoint there.
+        LabelError: The checkpoint's head has other labels.
+    """
+    path = find_checkpoint(resume_from)
+    try:
+        saved = LabelSet.from_id2label(load_encoder_config(str(path)).id2label)
+    except LabelError:
+        saved = None
+    if saved is not None and saved.labels != labels.labels:
+        raise LabelError(
+            f"{path}: the checkpoint was trained with labels {list(saved.labels)}, "
+            f"but this data gives {list(labels.labels)}; resume with the same data."
+        )
+    return path
+
+
+def train_refusing_pickles(backend: Any, checkpoint: Path | None) -> None:
+    """Train (resuming from ``checkpoint``); a checkpoint file that holds more than tensors and
+    plain data is refused with a :class:`~ner_bert.errors.ModelLoadError`, never unpickled."""
+    try:
+        backend.train(resume_from_checkpoint=None if checkpoint is None else str(checkpoint))
+    except pickle.UnpicklingError as exc:
+        raise ModelLoadError(
+            f"{checkpoint}: a checkpoint file holds objects other than tensors and plain data; "
+            f"refused to load it (torch.load weights_only=True). Resume only from checkpoints "
+            f"you wrote. ({str(exc).splitlines()[0]})"
+        ) from exc
+
+
+@contextlib.contextmanager
+def run_folder(checkpoint_dir: str | None) -> Iterator[str]:
+    """The Trainer's output folder: ``checkpoint_dir``, or a scratch folder for the checkpoints
+    that keep the best model, shared by all processes and removed after the run."""
+    if checkpoint_dir is not None:
+        yield checkpoint_dir
+        return
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
+
+    state = PartialState()
+    name = [tempfile.mkdtemp(prefix="ner_bert-run-") if state.is_main_process else None]
+    if state.num_processes > 1:
+        broadcast_object_list(name)
+    try:
+        yield str(name[0])
+    finally:
+        state.wait_for_everyone()
+        if state.is_main_process:
+            shutil.rmtree(str(name[0]), ignore_errors=True)

@@ -11,8 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import DataFormatError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["PLOT_MISSING_NOTE", "have_matplotlib", "write_training_plot"]
 
@@ -64,13 +68,7 @@ def write_training_plot(
         ...     out.exists())
         True
     """
-    if not train_loss:
-        raise DataFormatError("write_training_plot needs the loss of at least one epoch.")
-    if dev_f1 and len(dev_f1) != len(train_loss):
-        raise DataFormatError(
-            f"got {len(train_loss)} epoch losses but {len(dev_f1)} dev F1 values; give one "
-            "dev F1 per epoch (None where there was no evaluation)."
-        )
+    _check_series(train_loss, dev_f1)
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -80,26 +78,8 @@ def write_training_plot(
     epochs = list(range(1, len(train_loss) + 1))
     figure = Figure(figsize=(9, 3.6), dpi=110, layout="constrained")
     loss_axes, f1_axes = figure.subplots(1, 2)
-    if step_loss:
-        xs, ys = zip(*step_loss, strict=True)
-        loss_axes.plot(xs, ys, color="#9ec5e8", linewidth=0.8, label="per step")
-    loss_axes.plot(epochs, train_loss, marker="o", color="#1f5f99", label="epoch mean")
-    loss_axes.set(title="training loss", xlabel="epoch", ylabel="loss")
-    loss_axes.legend(frameon=False)
-    points = [(e, f) for e, f in zip(epochs, dev_f1, strict=False) if f is not None]
-    if points:
-        xs, ys = zip(*points, strict=True)
-        f1_axes.plot(xs, ys, marker="o", color="#2a8a4a")
-        best = max(points, key=lambda p: p[1])
-        shown = points if len(points) <= 10 else [best]
-        for point in shown:
-            f1_axes.annotate(
-                f"{point[1]:.4f}", point, textcoords="offset points", xytext=(0, 8), ha="center"
-            )
-        f1_axes.set_ylim(max(0.0, min(ys) - 0.1), min(1.0, max(ys) + 0.05))
-    else:
-        f1_axes.text(0.5, 0.5, "no dev set", ha="center", va="center")
-    f1_axes.set(title="dev F1 (conlleval, micro)", xlabel="epoch", ylabel="F1")
+    _plot_loss(loss_axes, epochs, train_loss, step_loss)
+    _plot_dev_f1(f1_axes, epochs, dev_f1)
     for axes in (loss_axes, f1_axes):
         axes.set_xlim(0.5 if not step_loss else 0.0, len(epochs) + 0.5)
         axes.set_xticks(epochs)
@@ -107,3 +87,47 @@ def write_training_plot(
     figure.suptitle(title)
     figure.savefig(Path(path))
     return True
+
+
+def _check_series(train_loss: Sequence[float], dev_f1: Sequence[float | None]) -> None:
+    """Reject an empty ``train_loss`` and a ``dev_f1`` that is not one value per epoch."""
+    if not train_loss:
+        raise DataFormatError("write_training_plot needs the loss of at least one epoch.")
+    if dev_f1 and len(dev_f1) != len(train_loss):
+        raise DataFormatError(
+            f"got {len(train_loss)} epoch losses but {len(dev_f1)} dev F1 values; give one "
+            "dev F1 per epoch (None where there was no evaluation)."
+        )
+
+
+def _plot_loss(
+    axes: Axes,
+    epochs: list[int],
+    train_loss: Sequence[float],
+    step_loss: Sequence[tuple[float, float]],
+) -> None:
+    """The left panel: the epoch means of the training loss over the per-step loss, if any."""
+    if step_loss:
+        xs, ys = zip(*step_loss, strict=True)
+        axes.plot(xs, ys, color="#9ec5e8", linewidth=0.8, label="per step")
+    axes.plot(epochs, train_loss, marker="o", color="#1f5f99", label="epoch mean")
+    axes.set(title="training loss", xlabel="epoch", ylabel="loss")
+    axes.legend(frameon=False)
+
+
+def _plot_dev_f1(axes: Axes, epochs: list[int], dev_f1: Sequence[float | None]) -> None:
+    """The right panel: dev F1 per evaluated epoch, labelled (only the best beyond 10 points)."""
+    points = [(e, f) for e, f in zip(epochs, dev_f1, strict=False) if f is not None]
+    if points:
+        xs, ys = zip(*points, strict=True)
+        axes.plot(xs, ys, marker="o", color="#2a8a4a")
+        best = max(points, key=lambda p: p[1])
+        shown = points if len(points) <= 10 else [best]
+        for point in shown:
+            axes.annotate(
+                f"{point[1]:.4f}", point, textcoords="offset points", xytext=(0, 8), ha="center"
+            )
+        axes.set_ylim(max(0.0, min(ys) - 0.1), min(1.0, max(ys) + 0.05))
+    else:
+        axes.text(0.5, 0.5, "no dev set", ha="center", va="center")
+    axes.set(title="dev F1 (conlleval, micro)", xlabel="epoch", ylabel="F1")

@@ -9,13 +9,11 @@ best model kept, logging and ``report_to``, callbacks, distributed launch) is th
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +22,38 @@ from ..errors import ConfigError, LabelError, ModelLoadError
 from ..evaluation import EvaluationReport
 from ..labels import LabelSet
 from ..model.device import on_accelerator, precision_name, resolve_device, resolve_precision
-from ..model.files import check_checkpoint_dir, check_output_dir, find_checkpoint
+from ..model.files import check_checkpoint_dir, check_output_dir, save_model
 from ..model.loading import (
     load_encoder_config,
     load_model,
     load_tokenizer,
-    save_model,
     window_length,
 )
 from ..subwords.context import check_context
 from ..subwords.encoding import TextEncoder
 from ..types import TaggedSentence
 from .arguments import build_training_arguments, merge_training_args
-from .data import WindowDataset, as_sentences, training_windows, warn_unseen
+from .data import WindowDataset, as_sentences, resolve_labels, training_windows, warn_unseen
+from .hf_trainer import checkpoint_to_resume, run_folder, train_refusing_pickles
 from .result import TrainingResult, history_from_log
 from .scoring import predict_tags, score_sentences
 
 __all__ = ["NERTrainer"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What a training run needs, checked before any model is loaded."""
+
+    train: list[TaggedSentence]
+    eval: list[TaggedSentence] | None
+    labels: LabelSet
+    device: Any
+    dtype: Any
+    checkpoint: Path | None
+    dataset: WindowDataset
 
 
 class NERTrainer:
@@ -154,51 +165,13 @@ class NERTrainer:
                 that is not available, fp16 on a CPU, or settings TrainingArguments rejects.
         """
         started = time.perf_counter()
-        config = self.config
-        if config.output_dir is not None:
-            check_output_dir(Path(config.output_dir))
-        if config.checkpoint_dir is not None:
-            check_checkpoint_dir(Path(config.checkpoint_dir))
-        train_sentences = as_sentences(train, "train")
-        eval_sentences = None if eval is None else as_sentences(eval, "eval")
-        labels = self._resolve_labels(train_sentences, eval_sentences)
-        device = resolve_device(config.device)
-        dtype = resolve_precision(config.mixed_precision, device)
-        checkpoint = None if resume_from is None else self._checkpoint(resume_from, labels)
-        dataset = self._dataset(train_sentences, labels)
-        if config.num_threads is not None:
-            import torch
-
-            torch.set_num_threads(config.num_threads)
-        with _run_folder(config.checkpoint_dir) as output_dir:
-            args = build_training_arguments(
-                config,
-                self._explicit_args,
-                output_dir=output_dir,
-                has_eval=eval_sentences is not None,
-                dtype_name=None if dtype is None else precision_name(dtype),
-                use_cpu=device.type == "cpu",
-            )
-            backend = self._backend(args, dataset, eval_sentences, labels, dtype)
-            logger.info(
-                "training %s on %d sentences (%d inputs of <= %d tokens, context %d), labels %s, "
-                "%d process(es), device %s, autocast %s",
-                self.model_name,
-                len(train_sentences),
-                len(dataset),
-                self.max_length,
-                config.context_size,
-                list(labels.entity_types),
-                args.world_size,
-                args.device,
-                dtype,
-            )
-            _run(backend, checkpoint)
+        run = self._prepare(train, eval, resume_from)
+        backend = self._fit(run)
         self.hf_trainer = backend
         self.model = backend.model.eval()
-        self.result = self._result(backend, eval_sentences, labels, dtype, started)
-        if config.output_dir is not None:
-            self.save(config.output_dir)
+        self.result = self._result(backend, run, started)
+        if self.config.output_dir is not None:
+            self.save(self.config.output_dir)
         return self.result
 
     def evaluate(self, data: Any, *, batch_size: int | None = None) -> EvaluationReport:
@@ -269,43 +242,60 @@ class NERTrainer:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _resolve_labels(
-        self, train: list[TaggedSentence], eval: list[TaggedSentence] | None
-    ) -> LabelSet:
-        seen = LabelSet.from_tags(tag for s in train for tag in s.tags)
-        if self._labels is None:
-            labels = seen
-        else:
-            labels = self._labels
-            missing = sorted(set(seen.entity_types) - set(labels.entity_types))
-            if missing:
-                raise LabelError(
-                    f"the training data has entity types {missing} that are not in labels="
-                    f"{list(labels.labels)}; add them or leave labels=None to infer them."
-                )
-        if not labels.entity_types:
-            raise LabelError(
-                "the training data has no entity at all (every tag is 'O'); there is nothing "
-                "to learn. Check the tag column of the data."
-            )
-        if eval is not None:
-            warn_unseen(eval, labels, "eval data")
+    def _prepare(self, train: Any, eval: Any, resume_from: str | Path | None) -> _Run:
+        """Check everything a run needs, before any model is loaded."""
+        config = self.config
+        if config.output_dir is not None:
+            check_output_dir(Path(config.output_dir))
+        if config.checkpoint_dir is not None:
+            check_checkpoint_dir(Path(config.checkpoint_dir))
+        train_sentences = as_sentences(train, "train")
+        eval_sentences = None if eval is None else as_sentences(eval, "eval")
+        labels = resolve_labels(self._labels, train_sentences, eval_sentences)
         self._labels = labels
-        return labels
+        device = resolve_device(config.device)
+        return _Run(
+            train=train_sentences,
+            eval=eval_sentences,
+            labels=labels,
+            device=device,
+            dtype=resolve_precision(config.mixed_precision, device),
+            checkpoint=None if resume_from is None else checkpoint_to_resume(resume_from, labels),
+            dataset=self._dataset(train_sentences, labels),
+        )
 
-    @staticmethod
-    def _checkpoint(resume_from: str | Path, labels: LabelSet) -> Path:
-        path = find_checkpoint(resume_from)
-        try:
-            saved = LabelSet.from_id2label(load_encoder_config(str(path)).id2label)
-        except LabelError:
-            saved = None
-        if saved is not None and saved.labels != labels.labels:
-            raise LabelError(
-                f"{path}: the checkpoint was trained with labels {list(saved.labels)}, "
-                f"but this data gives {list(labels.labels)}; resume with the same data."
+    def _fit(self, run: _Run) -> Any:
+        """Build the Trainer for ``run`` and train; returns the Trainer."""
+        config = self.config
+        if config.num_threads is not None:
+            import torch
+
+            torch.set_num_threads(config.num_threads)
+        with run_folder(config.checkpoint_dir) as output_dir:
+            args = build_training_arguments(
+                config,
+                self._explicit_args,
+                output_dir=output_dir,
+                has_eval=run.eval is not None,
+                dtype_name=None if run.dtype is None else precision_name(run.dtype),
+                use_cpu=run.device.type == "cpu",
             )
-        return path
+            backend = self._backend(args, run)
+            logger.info(
+                "training %s on %d sentences (%d inputs of <= %d tokens, context %d), labels %s, "
+                "%d process(es), device %s, autocast %s",
+                self.model_name,
+                len(run.train),
+                len(run.dataset),
+                self.max_length,
+                config.context_size,
+                list(run.labels.entity_types),
+                args.world_size,
+                args.device,
+                run.dtype,
+            )
+            train_refusing_pickles(backend, run.checkpoint)
+        return backend
 
     def _dataset(self, sentences: list[TaggedSentence], labels: LabelSet) -> WindowDataset:
         windows = training_windows(
@@ -327,44 +317,33 @@ class NERTrainer:
             seed=self.config.seed,
         )
 
-    def _backend(
-        self,
-        args: Any,
-        dataset: WindowDataset,
-        eval_sentences: list[TaggedSentence] | None,
-        labels: LabelSet,
-        dtype: Any,
-    ) -> Any:
+    def _backend(self, args: Any, run: _Run) -> Any:
         from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback, set_seed
 
         from .hf_trainer import EpochCallback, NERTrainerBackend, TimingCallback
 
         set_seed(self.config.seed)  # the new head's initialization
-        model = load_model(self.model_name, labels=labels, new_head=True, tokenizer=self.tokenizer)
-        callbacks = [EpochCallback(dataset), TimingCallback(), *self.callbacks]
+        model = load_model(
+            self.model_name, labels=run.labels, new_head=True, tokenizer=self.tokenizer
+        )
+        callbacks = [EpochCallback(run.dataset), TimingCallback(), *self.callbacks]
         patience = self.config.early_stopping_patience
-        if patience is not None and eval_sentences is not None:
+        if patience is not None and run.eval is not None:
             callbacks.append(EarlyStoppingCallback(early_stopping_patience=patience))
-        options = self._tagging(None, labels=labels, dtype=dtype)
+        options = self._tagging(None, labels=run.labels, dtype=run.dtype)
+        eval_sentences = run.eval or []
         return NERTrainerBackend(
             model=model.model,
             args=args,
-            train_dataset=dataset,
-            eval_dataset=dataset if eval_sentences is not None else None,
+            train_dataset=run.dataset,
+            eval_dataset=run.dataset if run.eval is not None else None,
             data_collator=DataCollatorForTokenClassification(self.tokenizer, pad_to_multiple_of=8),
             processing_class=self.tokenizer,
             callbacks=callbacks,
-            score=lambda m: score_sentences(m, eval_sentences or [], **options),
+            score=lambda m: score_sentences(m, eval_sentences, **options),
         )
 
-    def _result(
-        self,
-        backend: Any,
-        eval_sentences: list[TaggedSentence] | None,
-        labels: LabelSet,
-        dtype: Any,
-        started: float,
-    ) -> TrainingResult:
+    def _result(self, backend: Any, run: _Run, started: float) -> TrainingResult:
         from .hf_trainer import TimingCallback
 
         state = backend.state
@@ -372,11 +351,11 @@ class NERTrainer:
             c for c in backend.callback_handler.callbacks if isinstance(c, TimingCallback)
         )
         history = history_from_log(state.log_history, timing.times, timing.started)
-        best_step = state.best_global_step if eval_sentences is not None else None
+        best_step = state.best_global_step if run.eval is not None else None
         best_eval = None
-        if eval_sentences is not None:
+        if run.eval is not None:  # resumed after the best step: score the kept best model
             best_eval = backend.reports.get(best_step) or score_sentences(
-                self.model, eval_sentences, **self._tagging(None, labels=labels, dtype=dtype)
+                self.model, run.eval, **self._tagging(None, labels=run.labels, dtype=run.dtype)
             )
         best_epoch = next((e.epoch for e in history if e.step == best_step), None)
         return TrainingResult(
@@ -387,7 +366,7 @@ class NERTrainer:
             global_steps=state.global_step,
             seconds=time.perf_counter() - started,
             stopped_early=state.global_step < state.max_steps,
-            labels=labels.labels,
+            labels=run.labels.labels,
         )
 
     def _tagging(
@@ -418,39 +397,3 @@ class NERTrainer:
             ) from exc
         self._labels = loaded.labels
         self.model = loaded.model.to(resolve_device(self.config.device)).eval()
-
-
-def _run(backend: Any, checkpoint: Path | None) -> None:
-    """Train; a checkpoint file that holds more than tensors is refused, never unpickled."""
-    import pickle
-
-    try:
-        backend.train(resume_from_checkpoint=None if checkpoint is None else str(checkpoint))
-    except pickle.UnpicklingError as exc:
-        raise ModelLoadError(
-            f"{checkpoint}: a checkpoint file holds objects other than tensors and plain data; "
-            f"refused to load it (torch.load weights_only=True). Resume only from checkpoints "
-            f"you wrote. ({str(exc).splitlines()[0]})"
-        ) from exc
-
-
-@contextlib.contextmanager
-def _run_folder(checkpoint_dir: str | None) -> Iterator[str]:
-    """The Trainer's output folder: ``checkpoint_dir``, or a scratch folder for the checkpoints
-    that keep the best model, shared by all processes and removed after the run."""
-    if checkpoint_dir is not None:
-        yield checkpoint_dir
-        return
-    from accelerate import PartialState
-    from accelerate.utils import broadcast_object_list
-
-    state = PartialState()
-    name = [tempfile.mkdtemp(prefix="ner_bert-run-") if state.is_main_process else None]
-    if state.num_processes > 1:
-        broadcast_object_list(name)
-    try:
-        yield str(name[0])
-    finally:
-        state.wait_for_everyone()
-        if state.is_main_process:
-            shutil.rmtree(str(name[0]), ignore_errors=True)

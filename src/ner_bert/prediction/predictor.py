@@ -1,24 +1,4 @@
-"""NERPredictor: raw text or pre-tokenized words in, entities with exact offsets out.
-
-Pipeline for raw text: the whole text is tokenized once (no truncation) with character
-offsets; the subword sequence is cut into overlapping windows of the model's length; the
-windows of many texts are sorted by length and run in padded batches; each subword keeps the
-prediction of the window where it has the most context; subword probabilities become word
-probabilities (``first``/``average``/``max``), words get valid IOB2 tags (constrained Viterbi
-or greedy), and tagged words become :class:`~ner_bert.types.Entity` spans trimmed of
-whitespace, with ``text == original[start:end]``.
-
-Scores: a word's score is its probability of its final tag; an entity's score is the mean of
-its words' scores (see :mod:`ner_bert.subwords.decoding`).
-
-Words in raw text are the tokenizer's own words (its pre-tokenizer's: for BERT, punctuation is
-a word of its own, so ``AL-AIN`` is three words ``AL``, ``-``, ``AIN``). A model trained on
-CoNLL-style words with labels on first subwords only has never been taught a tag for the
-``-`` and ``AIN`` pieces of such a word, so it may split hyphenated or dotted names in raw
-text (the transformers pipeline does the same); :meth:`NERPredictor.predict_words` on the
-training-style words does not have this problem, and training with
-``label_all_subwords=True`` teaches the continuation pieces ``I-`` tags.
-"""
+"""The :class:`NERPredictor` class (see the package documentation for the pipeline)."""
 
 from __future__ import annotations
 
@@ -30,22 +10,24 @@ from typing import Any
 
 import numpy as np
 
-from .config import PredictionConfig
-from .errors import ConfigError
-from .labels import LabelSet
-from .model.device import precision_name, resolve_device, resolve_precision
-from .model.forward import SubwordScorer, context_settings
-from .model.loading import load_model, quantize, save_model, window_length
-from .subwords.decoding import (
+from ..config import PredictionConfig
+from ..errors import ConfigError
+from ..labels import LabelSet
+from ..model.device import precision_name, resolve_device, resolve_precision
+from ..model.files import save_model
+from ..model.forward import SubwordScorer, context_settings, quantize
+from ..model.loading import load_model, window_length
+from ..subwords.decoding import (
     char_entities,
     decode_tags,
     parse_aggregation,
     parse_decoding,
     word_probabilities,
 )
-from .subwords.encoding import Encoded, TextEncoder
-from .subwords.inputs import document_chunks
-from .types import Entity, WordPrediction
+from ..subwords.encoding import Encoded, TextEncoder
+from ..subwords.inputs import document_chunks
+from ..types import Entity, WordPrediction
+from ._inputs import check_documents, check_string_lists, check_strings, progress_bar
 
 __all__ = ["NERPredictor"]
 
@@ -99,24 +81,16 @@ class NERPredictor:
         if self.config.num_threads is not None:
             torch.set_num_threads(self.config.num_threads)
         self._device = resolve_device(self.config.device)
+        self._dtype = resolve_precision(self.config.precision, self._device)
         self._saveable = model
         model = model.to(self._device).eval()
-        self._dtype = resolve_precision(self.config.precision, self._device)
         if self.config.quantize:
             model = quantize(model, self._device)
         self._model = model
         self._tokenizer = tokenizer
         self._aggregation = parse_aggregation(self.config.aggregation)
         self._decoding = parse_decoding(self.config.decoding)
-        max_length = window_length(self.config.max_length, tokenizer, model.config)
-        self._encoder = TextEncoder(tokenizer, max_length=max_length)
-        if self.config.stride is not None:
-            if self.config.stride > self._encoder.window:
-                raise ConfigError(
-                    f"stride must be <= {self._encoder.window} (the subwords in a window of "
-                    f"{max_length}), got {self.config.stride}."
-                )
-            self._encoder.stride = self.config.stride
+        self._encoder = self._make_encoder(tokenizer, model.config)
         self._context_size, context_window = context_settings(
             self._metadata, self.config, self._encoder
         )
@@ -277,12 +251,12 @@ class NERPredictor:
         if isinstance(texts, str):
             raise TypeError("predict_stream() takes an iterable of strings, not one string.")
         size = self._batch_size(batch_size)
-        bar = _progress_bar(progress)
+        bar = progress_bar(progress)
         iterator = iter(texts)
         offset = 0
         try:
             while chunk := list(itertools.islice(iterator, size * _CHUNK_BATCHES)):
-                _check_strings(chunk, offset, "texts")
+                check_strings(chunk, offset, "texts")
                 offset += len(chunk)
                 yield from self._predict_chunk(chunk, size)
                 if bar is not None:
@@ -326,10 +300,10 @@ class NERPredictor:
         """
         if isinstance(sentences, str):
             raise TypeError("predict_words() takes a sequence of word sequences, not a string.")
-        _check_string_lists(sentences, "sentences", "words such as ['John', 'lives', 'here']")
+        check_string_lists(sentences, "sentences", "words such as ['John', 'lives', 'here']")
         size = self._batch_size(batch_size)
         if documents is not None:
-            self._check_documents(documents, len(sentences))
+            check_documents(documents, len(sentences))
         out: list[list[WordPrediction]] = []
         # About size * _CHUNK_BATCHES sentences at a time (memory), whole documents only.
         ids = range(len(sentences)) if documents is None else documents
@@ -376,7 +350,7 @@ class NERPredictor:
             raise TypeError("predict_documents() takes a sequence of documents (lists of str).")
         sentences: list[str] = []
         ids: list[int] = []
-        _check_string_lists(
+        check_string_lists(
             documents, "documents", "sentence strings such as ['John lives here.', 'He likes it.']"
         )
         for index, document in enumerate(documents):
@@ -398,13 +372,17 @@ class NERPredictor:
 
     # -- internals ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _check_documents(documents: Sequence[int], n: int) -> None:
-        if isinstance(documents, (str, bytes)) or len(documents) != n:
-            raise ConfigError(
-                f"documents must give one document id per sentence ({n}), got "
-                f"{len(documents)}; e.g. [0, 0, 1] for two documents."
-            )
+    def _make_encoder(self, tokenizer: Any, model_config: Any) -> TextEncoder:
+        max_length = window_length(self.config.max_length, tokenizer, model_config)
+        encoder = TextEncoder(tokenizer, max_length=max_length)
+        if self.config.stride is not None:
+            if self.config.stride > encoder.window:
+                raise ConfigError(
+                    f"stride must be <= {encoder.window} (the subwords in a window of "
+                    f"{max_length}), got {self.config.stride}."
+                )
+            encoder.stride = self.config.stride
+        return encoder
 
     def _batch_size(self, batch_size: int | None) -> int:
         if batch_size is None:
@@ -428,29 +406,3 @@ class NERPredictor:
             return [], []
         word_probs = word_probabilities(probs, enc.word_ids, enc.n_words, self._aggregation)
         return decode_tags(word_probs, self._labels, decoding=self._decoding)
-
-
-def _check_string_lists(items: Sequence[Any], name: str, expected: str) -> None:
-    for index, inner in enumerate(items):
-        if isinstance(inner, str) or not isinstance(inner, Sequence):
-            raise TypeError(
-                f"{name}[{index}] is a {type(inner).__name__}; expected a sequence of {expected}."
-            )
-        _check_strings(inner, 0, f"{name}[{index}]")
-
-
-def _check_strings(items: Sequence[Any], offset: int, name: str) -> None:
-    for index, item in enumerate(items):
-        if not isinstance(item, str):
-            raise TypeError(
-                f"{name}[{offset + index}] is {type(item).__name__}"
-                f"{'' if item is None else ' ' + repr(item)[:40]}; expected a str."
-            )
-
-
-def _progress_bar(enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(desc="ner_bert predict", unit="text")
