@@ -72,6 +72,16 @@ def test_step_based_evaluation_gives_a_per_step_history(tiny_encoder_dir: Path) 
     assert result.best_f1 == max(m.eval_f1 or 0.0 for m in result.history)
 
 
+def test_step_based_eval_delay_counts_steps(tiny_encoder_dir: Path) -> None:
+    trainer = NERTrainer(
+        tiny_encoder_dir,
+        config=fast_config(epochs=1),
+        training_args={"eval_strategy": "steps", "eval_steps": 2, "eval_delay": 6},
+    )
+    result = trainer.train(synthetic(160, 0), eval=synthetic(40, 1))
+    assert [m.step for m in result.history if m.eval_f1 is not None] == [6, 8, 10]
+
+
 def test_training_arguments_object_is_taken_as_is(tiny_encoder_dir: Path, tmp_path: Path) -> None:
     args = TrainingArguments(
         output_dir=str(tmp_path / "ckpt"), lr_scheduler_type="constant", learning_rate=1e-3
@@ -83,6 +93,17 @@ def test_training_arguments_object_is_taken_as_is(tiny_encoder_dir: Path, tmp_pa
     assert trainer.hf_trainer.args.lr_scheduler_type == "constant"
     assert trainer.config.checkpoint_dir == str(tmp_path / "ckpt")
     assert trainer.hf_trainer.args.learning_rate == 1e-3
+
+
+def test_gradient_checkpointing_through_training_args(tiny_encoder_dir: Path) -> None:
+    trainer = NERTrainer(
+        tiny_encoder_dir,
+        config=fast_config(epochs=1),
+        training_args={"gradient_checkpointing": True},
+    )
+    result = trainer.train(synthetic(32, 0))
+    assert trainer.model.is_gradient_checkpointing
+    assert result.history[0].train_loss is not None
 
 
 # -- bad settings: ner_bert errors before any training -------------------------------------

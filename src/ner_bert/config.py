@@ -94,6 +94,10 @@ def _device_name(value: Any, *, indexed: bool) -> str:
 class TrainingConfig:
     """Options of :class:`ner_bert.NERTrainer`.
 
+    Each field the ``transformers.Trainer`` knows sets one ``TrainingArguments`` field (the
+    table in the docs' training page); pass ``NERTrainer(..., training_args=...)`` for the
+    rest.
+
     Attributes:
         learning_rate: Peak AdamW learning rate (after warmup), ``> 0``.
         epochs: Maximum number of passes over the training data, ``>= 1``.
@@ -117,15 +121,18 @@ class TrainingConfig:
         seed: Seed of every random choice (initialization of the head, dropout, data order).
         early_stopping_patience: Stop after this many evaluations without a better dev F1
             (``None``: never stop early). The weights of the best evaluation are kept.
-        eval_delay: Epochs to train before the first evaluation on the eval data (as in
-            ``transformers``' ``eval_delay``): the best epoch is chosen among the later ones.
-            Saves a dev pass per skipped epoch; must be less than ``epochs``.
-        checkpoint_dir: Where to write a checkpoint after each epoch (``None``: no
-            checkpoints). Resume with ``trainer.train(..., resume_from=...)``.
+        eval_delay: Epochs to train before the first evaluation on the eval data
+            (``TrainingArguments.eval_delay`` is this plus one: the epoch from which
+            evaluation runs): the best epoch is chosen among the later ones. Saves a dev pass
+            per skipped epoch; must be less than ``epochs``.
+        checkpoint_dir: Where the Trainer writes its ``checkpoint-<step>`` folders, at each
+            evaluation or epoch end (``None``: no checkpoints to resume from). Resume with
+            ``trainer.train(..., resume_from=...)``.
         output_dir: Where to save the final model at the end of ``train`` (``None``: only when
             you call ``trainer.save``). Checked before training starts.
-        keep_checkpoints: How many epoch checkpoints to keep (the newest), ``>= 1``.
-        progress_bar: Show a tqdm progress bar with loss and throughput.
+        keep_checkpoints: How many checkpoints to keep (the newest, and the best one),
+            ``>= 1``.
+        progress_bar: Show the Trainer's progress bar with the latest loss and dev F1.
         group_by_length: Put sentences of similar length in the same batch (less padding).
         num_threads: torch CPU threads (``None``: leave torch's default).
         eval_batch_size: Batch size of evaluation; ``None`` uses twice ``batch_size``.

@@ -139,7 +139,10 @@ def merge_training_args(
     """
     explicit = _explicit_settings(training_args)
     updates: dict[str, Any] = {}
+    by_steps = explicit.get("eval_strategy") == "steps"
     for link in LINKS:
+        if link.args == "eval_delay" and by_steps:
+            continue  # counted in steps then: TrainingArguments' own meaning, passed as is
         if link.args in explicit:
             wanted = link.to_config(explicit[link.args])
             updates[link.config] = _agreed(config, link.config, link.args, wanted)
