@@ -51,8 +51,9 @@ def found(predictor: NERPredictor, text: str) -> list[tuple[str, str]]:
         ("Mary😀Smith in Paris", [("LOC", "Paris")]),
         # Zero-width characters (removed by the normalizer) inside and around words.
         ("\u200bJo\u200bhn\u200b visited \u200dLondon", [("PER", "Jo\u200bhn"), ("LOC", "London")]),
-        # Tabs, CRLF, runs of spaces, no-break and ideographic spaces.
-        ("\tJohn \r\n  Smith\t\tin   Paris\r\n", [("PER", "John \r\n  Smith"), ("LOC", "Paris")]),
+        # Tabs, CRLF, runs of spaces, no-break and ideographic spaces (a line break ends a
+        # sentence, so an entity does not run across one).
+        ("\tJohn \t  Smith\t\tin \r\n  Paris\r\n", [("PER", "John \t  Smith"), ("LOC", "Paris")]),
         ("Mary\u00a0Smith\u3000London", [("PER", "Mary\u00a0Smith"), ("LOC", "London")]),
         # Control characters (dropped by the normalizer).
         ("John\x00 Smith\x07 in\x1b Paris", [("PER", "John\x00 Smith"), ("LOC", "Paris")]),

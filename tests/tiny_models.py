@@ -70,8 +70,15 @@ WORDS = [
 ]
 
 
-def build_wordpiece_tokenizer(directory: Path, *, lowercase: bool = True, max_length: int = 128):
-    """A fast BERT WordPiece tokenizer whose vocab covers every ASCII character."""
+def build_wordpiece_tokenizer(
+    directory: Path,
+    *,
+    lowercase: bool = True,
+    max_length: int = 128,
+    extra_words: tuple[str, ...] = (),
+):
+    """A fast BERT WordPiece tokenizer whose vocab covers every ASCII character (and
+    ``extra_words`` as whole pieces)."""
     from transformers import BertTokenizer
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -80,7 +87,7 @@ def build_wordpiece_tokenizer(directory: Path, *, lowercase: bool = True, max_le
         chars += string.ascii_uppercase
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     vocab += list(chars) + ["##" + c for c in chars]
-    vocab += [w for w in WORDS if w not in vocab]
+    vocab += [w for w in (*WORDS, *extra_words) if w not in vocab]
     vocab += ["##" + w for w in ("hn", "ry", "is", "on", "in", "er", "ed", "s", "ing")]
     vocab = list(dict.fromkeys(vocab))
     (directory / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
@@ -149,13 +156,21 @@ def build_tiny_bert(
 
 
 def build_tiny_encoder(
-    directory: Path, *, max_length: int = 128, seed: int = 0, hidden: int = 32, layers: int = 2
+    directory: Path,
+    *,
+    max_length: int = 128,
+    seed: int = 0,
+    hidden: int = 32,
+    layers: int = 2,
+    extra_words: tuple[str, ...] = (),
 ) -> Path:
     """Save a random BertModel (no head) and tokenizer: what a user fine-tunes from."""
     import torch
     from transformers import BertConfig, BertModel
 
-    tokenizer = build_wordpiece_tokenizer(directory, max_length=max_length)
+    tokenizer = build_wordpiece_tokenizer(
+        directory, max_length=max_length, extra_words=extra_words
+    )
     torch.manual_seed(seed)
     config = BertConfig(
         vocab_size=len(tokenizer),

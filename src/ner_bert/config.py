@@ -272,6 +272,7 @@ def _checked_keys(cls: type[Any], data: dict[str, Any]) -> dict[str, Any]:
 
 _AGGREGATIONS = ("first", "average", "max")
 _DECODINGS = ("viterbi", "greedy")
+_SEGMENTATIONS = ("treebank", "tokenizer")
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,11 @@ class PredictionConfig:
             :meth:`~ner_bert.NERPredictor.predict_documents` and ``predict_words(...,
             documents=...)``; ``None`` uses the value the model was trained with (saved in
             ``ner_bert.json``), ``0`` predicts every sentence alone.
+        segmentation: How raw text is cut into the words the model tags: ``"treebank"``
+            (default: the words of NER training data, where ``U.K.``, ``U.S.-based`` and
+            ``1-0`` are one word and ``(``, ``,`` and ``'s`` are split off) or
+            ``"tokenizer"`` (the tokenizer's pre-tokenizer words, split at every punctuation
+            mark, as ``transformers.pipeline`` does). See the concepts page.
 
     Example:
         >>> PredictionConfig(batch_size=32).precision
@@ -329,11 +335,16 @@ class PredictionConfig:
     progress_bar: bool = False
     quantize: bool = False
     context_size: int | None = None
+    segmentation: str = "treebank"
 
     def __post_init__(self) -> None:
         _require_int("batch_size", self.batch_size, 1)
         _require_int("max_batch_tokens", self.max_batch_tokens, 1)
-        for name, choices in (("aggregation", _AGGREGATIONS), ("decoding", _DECODINGS)):
+        for name, choices in (
+            ("aggregation", _AGGREGATIONS),
+            ("decoding", _DECODINGS),
+            ("segmentation", _SEGMENTATIONS),
+        ):
             value = getattr(self, name)
             if not isinstance(value, str) or value.lower() not in choices:
                 shown = ", ".join(repr(c) for c in choices)

@@ -26,6 +26,7 @@ from ..subwords.decoding import (
 )
 from ..subwords.encoding import Encoded, TextEncoder
 from ..subwords.inputs import document_chunks
+from ..subwords.segmentation import Segmentation, parse_segmentation, segment_sentences
 from ..types import Entity, WordPrediction
 from ._inputs import check_documents, check_string_lists, check_strings, progress_bar
 
@@ -90,10 +91,15 @@ class NERPredictor:
         self._tokenizer = tokenizer
         self._aggregation = parse_aggregation(self.config.aggregation)
         self._decoding = parse_decoding(self.config.decoding)
+        self._segmentation = parse_segmentation(self.config.segmentation)
         self._encoder = self._make_encoder(tokenizer, model.config)
         self._context_size, context_window = context_settings(
             self._metadata, self.config, self._encoder
         )
+        if self._context_size and self.config.stride is None:
+            # A context model reads a long text as it was trained: each subword is predicted
+            # from a window where it has context_size subwords of context on each side.
+            self._encoder.stride = max(1, context_window - 2 * self._context_size)
         self._scorer = SubwordScorer(
             model,
             self._encoder,
@@ -357,12 +363,9 @@ class NERPredictor:
             sentences += document
             ids += [index] * len(document)
         size = self._batch_size(batch_size)
-        encoded = self._encoder.encode_texts(sentences)
+        encoded = self._encoder.encode_texts(sentences, segmentation=self._segmentation)
         probs = self._scorer.probabilities(encoded, size, documents=ids)
-        flat = []
-        for text, enc, prob in zip(sentences, encoded, probs, strict=True):
-            tags, scores = self._decode(enc, prob)
-            flat.append(char_entities(text, enc.word_spans, tags, scores))
+        flat = [self._entities(t, e, p) for t, e, p in zip(sentences, encoded, probs, strict=True)]
         out: list[list[list[Entity]]] = []
         position = 0
         for document in documents:
@@ -373,7 +376,11 @@ class NERPredictor:
     # -- internals ------------------------------------------------------------------------------
 
     def _make_encoder(self, tokenizer: Any, model_config: Any) -> TextEncoder:
-        max_length = window_length(self.config.max_length, tokenizer, model_config)
+        requested = self.config.max_length
+        trained = self._metadata.get("max_length")
+        if requested is None and self._metadata.get("context_size") and isinstance(trained, int):
+            requested = trained  # a context model reads inputs of the length it trained on
+        max_length = window_length(requested, tokenizer, model_config)
         encoder = TextEncoder(tokenizer, max_length=max_length)
         if self.config.stride is not None:
             if self.config.stride > encoder.window:
@@ -392,14 +399,29 @@ class NERPredictor:
         return batch_size
 
     def _predict_chunk(self, texts: list[str], batch_size: int) -> list[list[Entity]]:
-        encoded = self._encoder.encode_texts(texts)
-        out = []
-        for text, enc, probs in zip(
-            texts, encoded, self._scorer.probabilities(encoded, batch_size), strict=True
-        ):
-            tags, scores = self._decode(enc, probs)
-            out.append(char_entities(text, enc.word_spans, tags, scores))
+        if self._segmentation is Segmentation.TOKENIZER:
+            encoded = self._encoder.encode_texts(texts, segmentation=self._segmentation)
+            probs = self._scorer.probabilities(encoded, batch_size)
+            return [self._entities(t, e, p) for t, e, p in zip(texts, encoded, probs, strict=True)]
+        # Treebank words, read sentence by sentence as the model was trained: each text is a
+        # document of sentences (a context model reads each with its neighbours as context).
+        owners: list[int] = []
+        sentences: list[list[tuple[int, int]]] = []
+        for index, text in enumerate(texts):
+            found = segment_sentences(text)
+            owners += [index] * len(found)
+            sentences += found
+        owned = [texts[i] for i in owners]
+        encoded = self._encoder.encode_spans(owned, sentences)
+        probs = self._scorer.probabilities(encoded, batch_size, documents=owners)
+        out: list[list[Entity]] = [[] for _ in texts]
+        for owner, text, enc, prob in zip(owners, owned, encoded, probs, strict=True):
+            out[owner] += self._entities(text, enc, prob)
         return out
+
+    def _entities(self, text: str, enc: Encoded, probs: np.ndarray) -> list[Entity]:
+        tags, scores = self._decode(enc, probs)
+        return char_entities(text, enc.word_spans, tags, scores)
 
     def _decode(self, enc: Encoded, probs: np.ndarray) -> tuple[list[str], list[float]]:
         if enc.n_words == 0:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, ModelLoadError
+from .segmentation import Segmentation, segment_words
 from .windows import DEFAULT_OVERLAP, plan_windows
 
 __all__ = ["Encoded", "TextEncoder"]
@@ -31,9 +32,9 @@ class Encoded:
         word_ids: Word index of each token.
         n_words: Number of words (raw text: the tokenizer's words; pre-tokenized input: the
             caller's words, including any that produced no token).
-        word_spans: ``(start, end)`` character span of each word, from its first token's start
-            to its last token's end; ``(0, 0)`` for a word without tokens. Empty for
-            pre-tokenized input.
+        word_spans: ``(start, end)`` character span of each word in the text (tokenizer words:
+            from its first token's start to its last token's end, ``(0, 0)`` for a word
+            without tokens). Empty for pre-tokenized input.
     """
 
     ids: np.ndarray
@@ -94,8 +95,13 @@ class TextEncoder:
                 return full[:i], full[i + len(plain) :]
         return [], []  # pragma: no cover - a post-processor that rewrites content tokens
 
-    def encode_texts(self, texts: Sequence[str]) -> list[Encoded]:
-        """Tokenize raw texts; words are the tokenizer's pre-tokenizer words."""
+    def encode_texts(
+        self, texts: Sequence[str], *, segmentation: Segmentation = Segmentation.TOKENIZER
+    ) -> list[Encoded]:
+        """Tokenize raw texts into words: the tokenizer's pre-tokenizer words, or with
+        ``segmentation=TREEBANK`` the words of :func:`.segmentation.segment_words`."""
+        if segmentation is Segmentation.TREEBANK:
+            return self._encode_segmented(texts)
         with self._lock:
             encodings = self._backend.encode_batch(list(texts), add_special_tokens=False)
         out = []
@@ -121,18 +127,57 @@ class TextEncoder:
             out.append(Encoded(np.array(encoding.ids, dtype=np.int64), word_ids, n_words, spans))
         return out
 
+    def _encode_segmented(self, texts: Sequence[str]) -> list[Encoded]:
+        return self.encode_spans(texts, [segment_words(text) for text in texts])
+
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> list[Encoded]:
+        """Tokenize the words at character ``spans[i]`` of ``texts[i]`` (e.g. the sentences of
+        :func:`.segmentation.segment_sentences`); each word's span is kept in ``word_spans``,
+        narrowed to its tokens."""
+        words = [[text[a:b] for a, b in found] for text, found in zip(texts, spans, strict=True)]
+        return [
+            Encoded(
+                np.array(encoding.ids, dtype=np.int64),
+                encoding.word_ids,
+                len(found),
+                _token_spans(found, encoding.word_ids, encoding.offsets),
+            )
+            for encoding, found in zip(self._encode_pretokenized(words), spans, strict=True)
+        ]
+
+    def _encode_pretokenized(self, batch: list[list[str]]) -> list[Any]:
+        with self._lock:
+            return list(
+                self._backend.encode_batch(batch, is_pretokenized=True, add_special_tokens=False)
+            )
+
     def encode_words(self, sentences: Sequence[Sequence[str]]) -> list[Encoded]:
         """Tokenize pre-tokenized sentences; word ``i`` is the caller's ``i``-th word."""
         batch = [list(words) for words in sentences]
-        with self._lock:
-            encodings = self._backend.encode_batch(
-                batch, is_pretokenized=True, add_special_tokens=False
-            )
         return [
             Encoded(np.array(e.ids, dtype=np.int64), e.word_ids, len(words), [])
-            for e, words in zip(encodings, batch, strict=True)
+            for e, words in zip(self._encode_pretokenized(batch), batch, strict=True)
         ]
 
     def windows(self, n_tokens: int) -> list[tuple[int, int]]:
         """Windows over ``n_tokens`` content tokens (see :func:`.windows.plan_windows`)."""
         return plan_windows(n_tokens, window=self.window, stride=self.stride)
+
+
+def _token_spans(
+    words: Sequence[tuple[int, int]],
+    word_ids: Sequence[int | None],
+    offsets: Sequence[tuple[int, int]],
+) -> list[tuple[int, int]]:
+    """Each word's span narrowed to its tokens (offsets are relative to the word), so that
+    characters the tokenizer drops at a word's edges (zero-width, control) stay outside."""
+    lows = [b for _, b in words]
+    highs = [a for a, _ in words]
+    for word, (lo, hi) in zip(word_ids, offsets, strict=True):
+        if word is not None and hi > lo:
+            start = words[word][0]
+            lows[word] = min(lows[word], start + lo)
+            highs[word] = max(highs[word], start + hi)
+    return [(lo, hi) if lo < hi else span for lo, hi, span in zip(lows, highs, words, strict=True)]
