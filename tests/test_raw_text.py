@@ -68,20 +68,39 @@ def found(entities: list, text: str) -> list[tuple[str, str]]:
     return [(e.label, e.text) for e in entities]
 
 
-@pytest.fixture(scope="module")
-def trained_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny encoder fine-tuned with NERTrainer's defaults on the corpus-style task."""
-    encoder = tiny_models.build_tiny_encoder(
-        tmp_path_factory.mktemp("raw_text_encoder"), hidden=64, extra_words=PIECES
-    )
+def train_tiny(directory: Path, **options: object) -> Path:
+    """A tiny encoder fine-tuned with NERTrainer on the corpus-style task, saved."""
+    encoder = tiny_models.build_tiny_encoder(directory / "encoder", hidden=64, extra_words=PIECES)
     config = TrainingConfig(
-        epochs=5, learning_rate=3e-3, batch_size=16, progress_bar=False, mixed_precision="no"
+        epochs=6,
+        learning_rate=3e-3,
+        batch_size=16,
+        progress_bar=False,
+        mixed_precision="no",
+        **options,  # type: ignore[arg-type]
     )
     trainer = NERTrainer(encoder, config=config)
     result = trainer.train(corpus(500, 0), eval=corpus(100, 1))
-    assert result.best_f1 is not None and result.best_f1 >= 0.95
-    path = tmp_path_factory.mktemp("raw_text") / "model"
-    trainer.save(path)
+    assert result.best_f1 is not None and result.best_f1 >= 0.9
+    trainer.save(directory / "model")
+    return directory / "model"
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trained with NERTrainer's defaults (every subword labelled)."""
+    return train_tiny(tmp_path_factory.mktemp("raw_text"))
+
+
+@pytest.fixture(scope="module")
+def first_subword_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trained on first subwords only, with ner_bert.json as ner_bert 0.x wrote it."""
+    path = train_tiny(tmp_path_factory.mktemp("raw_text_first"), label_all_subwords=False)
+    metadata = json.loads((path / METADATA_FILE).read_text(encoding="utf-8"))
+    keys = ("labels", "max_length", "stride", "context_size", "base_model", "training_config")
+    previous = {key: metadata[key] for key in keys if key in metadata}
+    previous.update(label_all_subwords=False, aggregation="first")
+    (path / METADATA_FILE).write_text(json.dumps(previous), encoding="utf-8")
     return path
 
 
@@ -120,23 +139,23 @@ def test_tokenizer_words_split_what_the_corpus_keeps_whole(trained_dir: Path) ->
 
 
 def test_a_model_saved_by_the_previous_version_loads_and_predicts(
-    trained_dir: Path, tmp_path: Path
+    first_subword_dir: Path,
 ) -> None:
-    """ner_bert.json as 0.x wrote it: no segmentation entry, first-subword training."""
-    old = tmp_path / "old"
-    NERPredictor.from_pretrained(trained_dir).save(old)
-    metadata = json.loads((old / METADATA_FILE).read_text(encoding="utf-8"))
-    previous = {
-        key: metadata[key]
-        for key in ("labels", "max_length", "stride", "aggregation", "context_size", "base_model")
-        if key in metadata
-    }
-    previous["label_all_subwords"] = False
-    (old / METADATA_FILE).write_text(json.dumps(previous), encoding="utf-8")
-    predictor = NERPredictor.from_pretrained(old)
+    """A first-subword model of ner_bert 0.x gets treebank words and sentence-by-sentence
+    reading too: whole entities from natural text; segmentation="tokenizer" is still there."""
+    predictor = NERPredictor.from_pretrained(first_subword_dir)
     assert predictor.config.segmentation == "treebank"
-    text, expected = TEXTS[0]
-    assert found(predictor.predict_text(text), text) == expected
-    pre = NERPredictor.from_pretrained(old, config=PredictionConfig(segmentation="tokenizer"))
-    assert pre.config.segmentation == "tokenizer"
-    assert all(e.text == text[e.start : e.end] for e in pre.predict_text(text))
+    assert predictor.config.aggregation == "first"
+    for text, expected in TEXTS:
+        assert found(predictor.predict_text(text), text) == expected
+    old = NERPredictor.from_pretrained(
+        first_subword_dir, config=PredictionConfig(segmentation="tokenizer")
+    )
+    text = TEXTS[0][0]
+    assert all(e.text == text[e.start : e.end] for e in old.predict_text(text))
+
+
+def test_the_default_training_labels_every_subword(trained_dir: Path) -> None:
+    metadata = json.loads((trained_dir / METADATA_FILE).read_text(encoding="utf-8"))
+    assert metadata["label_all_subwords"] is True
+    assert NERPredictor.from_pretrained(trained_dir).config.aggregation == "first"

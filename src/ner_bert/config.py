@@ -113,8 +113,10 @@ class TrainingConfig:
             overlapping windows and every word is trained on, never truncated.
         stride: Distance in tokens between the starts of consecutive windows of a long
             sentence; ``None`` means three quarters of the window (overlap of one quarter).
-        label_all_subwords: Train on every subword (``B-X`` becomes ``I-X`` after the first)
-            instead of the first subword of each word only.
+        label_all_subwords: Train on every subword (default: ``B-X`` on a word's first
+            subword, ``I-X`` on the rest), so raw text, whose words need not be the corpus's,
+            is tagged as well as words; ``False`` trains the first subword of each word only
+            (as ``run_ner.py``). See the concepts page, "Raw text".
         mixed_precision: ``"auto"``, ``"no"``, ``"bf16"`` or ``"fp16"`` (fp16 needs a GPU).
         device: ``"auto"`` (GPU if there is one), ``"cpu"``, ``"cuda"``, ``"mps"`` or
             ``"xpu"``. Under ``accelerate launch``/``torchrun`` each process uses its own.
@@ -167,7 +169,7 @@ class TrainingConfig:
     max_grad_norm: float | None = 1.0
     max_length: int | None = None
     stride: int | None = None
-    label_all_subwords: bool = False
+    label_all_subwords: bool = True
     mixed_precision: MixedPrecision = MixedPrecision.AUTO
     device: str = "auto"
     seed: int = 42

@@ -1,8 +1,9 @@
 """Predicting on spaCy docs: their tokens go to the model as words, the tags come back as spans.
 
-Whitespace-only tokens are not shown to the model. A doc with sentence boundaries is read
-sentence by sentence, each sentence with the doc's other sentences as its document (context
-for a model trained with ``context_size``); a doc without boundaries is one sequence.
+Whitespace-only tokens are not shown to the model, and a line break ends a sentence (as in
+raw text). A doc with sentence boundaries is read sentence by sentence, each sentence with the
+doc's other sentences as its document (context for a model trained with ``context_size``); a
+doc without boundaries is one sequence.
 """
 
 from typing import TYPE_CHECKING
@@ -19,21 +20,29 @@ __all__ = ["predict_spans", "word_units"]
 
 def word_units(docs: list[Doc]) -> list[tuple[int, list[int]]]:
     """The sequences to predict on: ``(doc index, token indices)``, one per sentence of a doc
-    with sentence boundaries (else one per doc), without whitespace tokens or empty units.
+    with sentence boundaries (else one per doc) and one per line within it, without
+    whitespace tokens or empty units.
 
     Example:
         >>> from spacy.lang.en import English
         >>> vocab = English().vocab
         >>> one = Doc(vocab, words=["Ada", " ", "is", "here"])
         >>> two = Doc(vocab, words=["Hi", ".", "Bye"], sent_starts=[True, False, True])
-        >>> word_units([one, Doc(vocab, words=[" "]), two])
-        [(0, [0, 2, 3]), (2, [0, 1]), (2, [2])]
+        >>> lines = Doc(vocab, words=["Hi", "\\n", "Bye"])
+        >>> word_units([one, Doc(vocab, words=[" "]), two, lines])
+        [(0, [0, 2, 3]), (2, [0, 1]), (2, [2]), (3, [0]), (3, [2])]
     """
     units: list[tuple[int, list[int]]] = []
     for i, doc in enumerate(docs):
         parts = doc.sents if doc.has_annotation("SENT_START") else [doc[:]]
         for part in parts:
-            ids = [token.i for token in part if not token.is_space]
+            ids: list[int] = []
+            for token in part:
+                if not token.is_space:
+                    ids.append(token.i)
+                elif "\n" in token.text and ids:  # a line break ends a sentence, as in text
+                    units.append((i, ids))
+                    ids = []
             if ids:
                 units.append((i, ids))
     return units

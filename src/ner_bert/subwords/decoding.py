@@ -35,7 +35,6 @@ __all__ = [
     "decode_tags",
     "parse_aggregation",
     "parse_decoding",
-    "trained_aggregation",
     "word_probabilities",
 ]
 
@@ -61,18 +60,6 @@ class Decoding(str, Enum):
 
     VITERBI = "viterbi"
     GREEDY = "greedy"
-
-
-def trained_aggregation(label_all_subwords: bool) -> Aggregation:
-    """The aggregation that matches how a model was trained: ``average`` over the subwords of
-    a model trained on all of them, ``first`` for a model trained on first subwords only
-    (its later subwords never got a label).
-
-    Example:
-        >>> trained_aggregation(True), trained_aggregation(False)
-        (<Aggregation.AVERAGE: 'average'>, <Aggregation.FIRST: 'first'>)
-    """
-    return Aggregation.AVERAGE if label_all_subwords else Aggregation.FIRST
 
 
 def parse_aggregation(value: Aggregation | str) -> Aggregation:

@@ -1,7 +1,7 @@
 """Tags and scores of pre-tokenized sentences with the model being trained.
 
 The same path as :class:`~ner_bert.NERPredictor` (windows or document context, batched forward
-pass, subword aggregation, Viterbi), so the dev F1 that picks the best model is the F1
+pass, first-subword probabilities, Viterbi), so the dev F1 that picks the best model is the F1
 the saved model gets.
 """
 
@@ -14,7 +14,7 @@ from ..errors import DataFormatError
 from ..evaluation import EvaluationReport, evaluate_tags
 from ..labels import LabelSet
 from ..model.forward import SubwordScorer
-from ..subwords.decoding import Aggregation, decode_tags, word_probabilities
+from ..subwords.decoding import decode_tags, word_probabilities
 from ..subwords.encoding import TextEncoder
 from ..types import TaggedSentence
 
@@ -31,11 +31,9 @@ def predict_tags(
     batch_size: int,
     stride: int,
     context_size: int,
-    aggregation: Aggregation = Aggregation.FIRST,
     documents: Sequence[int] | None = None,
 ) -> list[list[str]]:
-    """IOB2 tags of pre-tokenized sentences (subword probabilities aggregated per word as the
-    saved model will aggregate them, Viterbi).
+    """IOB2 tags of pre-tokenized sentences (first-subword probabilities, Viterbi).
 
     The model is put in eval mode for the call and back in its former mode after it.
 
@@ -68,7 +66,7 @@ def predict_tags(
         model.train(was_training)
     out: list[list[str]] = []
     for item, token_probs in zip(encoded, probs, strict=True):
-        word_probs = word_probabilities(token_probs, item.word_ids, item.n_words, aggregation)
+        word_probs = word_probabilities(token_probs, item.word_ids, item.n_words, "first")
         tags, _ = decode_tags(word_probs, labels)
         out.append(tags)
     return out

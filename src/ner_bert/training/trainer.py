@@ -30,7 +30,6 @@ from ..model.loading import (
     window_length,
 )
 from ..subwords.context import check_context
-from ..subwords.decoding import trained_aggregation
 from ..subwords.encoding import TextEncoder
 from ..types import TaggedSentence
 from .arguments import build_training_arguments, merge_training_args
@@ -232,7 +231,7 @@ class NERTrainer:
             "max_length": self.max_length,
             "stride": self.stride,
             "label_all_subwords": self.config.label_all_subwords,
-            "aggregation": trained_aggregation(self.config.label_all_subwords).value,
+            "aggregation": "first",
             "context_size": self.config.context_size,
             "base_model": self.model_name,
             "training_config": self.config.to_dict(),
@@ -383,7 +382,6 @@ class NERTrainer:
             "batch_size": batch_size or self.config.eval_batch_size or 2 * self.config.batch_size,
             "stride": self.stride,
             "context_size": self.config.context_size,
-            "aggregation": trained_aggregation(self.config.label_all_subwords),
         }
 
     def _ensure_model(self) -> None:
