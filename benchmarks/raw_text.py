@@ -231,6 +231,37 @@ def pipeline_scores(path: str, sentences: list[Any]) -> dict[str, Any]:
     return out
 
 
+def speed(path: str, sentences: list[Any], repeats: int) -> dict[str, Any]:
+    """Seconds of ``predict`` with treebank words (this version) and with the tokenizer's words
+    (the previous path) on the same model, interleaved, median of ``repeats``."""
+    from ner_bert import NERPredictor, PredictionConfig
+
+    sides = {
+        name: NERPredictor.from_pretrained(path, config=PredictionConfig(segmentation=name))
+        for name in ("treebank", "tokenizer")
+    }
+    forms = {
+        "spaced": [u.text for u in sentence_units(sentences, "spaced")],
+        "articles": [u.text for u in article_units(sentences)],
+    }
+    seconds: dict[str, dict[str, list[float]]] = {f: {n: [] for n in sides} for f in forms}
+    for predictor in sides.values():
+        predictor.predict(forms["spaced"][:64])  # warm-up
+    for _ in range(repeats):
+        for form, texts in forms.items():
+            for name, predictor in sides.items():
+                seconds[form][name].append(timed(lambda p=predictor, t=texts: p.predict(t))[1])
+    out: dict[str, Any] = {}
+    for form, by_side in seconds.items():
+        medians = {name: statistics.median(values) for name, values in by_side.items()}
+        out[form] = {
+            "seconds": by_side,
+            "median_seconds": medians,
+            "treebank_over_tokenizer": medians["treebank"] / medians["tokenizer"],
+        }
+    return out
+
+
 def summarize(runs: dict[str, Any]) -> dict[str, Any]:
     """Mean and std per kind of model (the name before its seed digits) and form."""
     kinds: dict[str, list[dict[str, Any]]] = {}
@@ -291,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--skip-spacy", action="store_true")
+    parser.add_argument(
+        "--speed", type=int, default=0, metavar="N", help="time the first model, N repeats"
+    )
     parser.add_argument("--results", type=Path, default=HERE / "results" / "raw_text.json")
     parser.add_argument("--table", type=Path, help="print the Markdown table of a results file")
     args = parser.parse_args(argv)
@@ -318,6 +352,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_pipeline:
             runs[name]["pipeline"] = pipeline_scores(path, sentences)
         print(name, json.dumps(runs[name], indent=1), flush=True)
+    timing = None
+    if args.speed and args.model:
+        timing = speed(args.model[0].split("=", 1)[1], sentences, args.speed)
+        print(json.dumps(timing, indent=1), flush=True)
     results = {
         "benchmark": "raw_text",
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -327,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         "prediction_config": config,
         "runs": runs,
         "summary": summarize(runs),
+        "speed": timing,
     }
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
