@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     from ner_bert import read_conll
 
     transformers.logging.set_verbosity_error()
-    sentences = [s for s in read_conll(args.data / f"{args.split}.txt")]
+    sentences = list(read_conll(args.data / f"{args.split}.txt"))
     if args.limit:
         sentences = sentences[: args.limit]
     config = {k: _value(v) for k, v in (item.split("=", 1) for item in args.prediction)}

@@ -216,7 +216,9 @@ class NERPredictor:
         """Find the entities of each text.
 
         Args:
-            texts: Raw texts, of any length (long ones are windowed, never truncated).
+            texts: Raw texts, of any length (long ones are windowed, never truncated). Each is
+                cut into treebank words and read sentence by sentence as one document
+                (``config.segmentation``; see the concepts page, "Raw text").
             batch_size: Overrides ``config.batch_size``.
 
         Returns:

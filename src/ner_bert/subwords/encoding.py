@@ -101,7 +101,7 @@ class TextEncoder:
         """Tokenize raw texts into words: the tokenizer's pre-tokenizer words, or with
         ``segmentation=TREEBANK`` the words of :func:`.segmentation.segment_words`."""
         if segmentation is Segmentation.TREEBANK:
-            return self._encode_segmented(texts)
+            return self.encode_spans(texts, [segment_words(text) for text in texts])
         with self._lock:
             encodings = self._backend.encode_batch(list(texts), add_special_tokens=False)
         out = []
@@ -126,9 +126,6 @@ class TextEncoder:
             spans = list(zip(starts.tolist(), ends.tolist(), strict=True))
             out.append(Encoded(np.array(encoding.ids, dtype=np.int64), word_ids, n_words, spans))
         return out
-
-    def _encode_segmented(self, texts: Sequence[str]) -> list[Encoded]:
-        return self.encode_spans(texts, [segment_words(text) for text in texts])
 
     def encode_spans(
         self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]

@@ -58,7 +58,7 @@ _LIST_NUMBER = re.compile(r"\d{1,3}\.")
 _PLAIN = re.compile(r"[^\W_]+")
 # CJK ideographs and kana: one word each.
 _CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
-_LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
+_LETTERS = re.compile(r"[^\W\d_]")
 
 # fmt: off
 ABBREVIATIONS = frozenset((
