@@ -128,7 +128,11 @@ def run_ner_bert(
         "valid_f1_conlleval": result.best_f1,
         "best_epoch": result.best_epoch,
         "history": [m.to_dict() for m in result.history],
-        "settings": {**settings, "max_length": trainer.max_length},
+        "settings": {
+            **settings,
+            "max_length": trainer.max_length,
+            "label_all_subwords": trainer.config.label_all_subwords,
+        },
         "precision": _precision(settings),
         "test_report": test_report.to_dict(),
     }

@@ -112,7 +112,8 @@ def test_help_lists_every_training_config_field(capsys):
     assert main(["train", "--help"]) == 0
     text = capsys.readouterr().out
     for field in fields(TrainingConfig):
-        flag = "--output DIR" if field.name == "output_dir" else field.name.replace("_", "-")
+        aliases = {"output_dir": "--output DIR", "overwrite_output_dir": "--overwrite"}
+        flag = aliases.get(field.name, field.name.replace("_", "-"))
         assert flag in text
     assert main(["predict", "--help"]) == 0
     assert "spaCy is not needed" in capsys.readouterr().out
@@ -422,8 +423,13 @@ def test_resume_continues_from_the_last_checkpoint(tiny_encoder_dir, data_dir, t
     assert [p.name for p in checkpoints.iterdir() if p.name.startswith("checkpoint-")] == [
         "checkpoint-3"
     ]
-    resumed = run(*_train_argv(tiny_encoder_dir, data_dir, tmp_path / "two", "--epochs", "2",
-                               "--checkpoint-dir", str(checkpoints), "--resume"))  # fmt: skip
+    argv = _train_argv(tiny_encoder_dir, data_dir, tmp_path / "two", "--epochs", "2",
+                       "--checkpoint-dir", str(checkpoints), "--resume")  # fmt: skip
+    refused = run(*argv)  # more epochs than the checkpoint's run: only when allowed
+    assert refused.returncode == 2
+    assert "differs from the checkpoint's: epochs 1 -> 2" in refused.stderr
+    assert "Traceback" not in refused.stderr and not (tmp_path / "two").exists()
+    resumed = run(*argv, "--allow-changed-settings")
     assert resumed.returncode == 0, resumed.stderr
     history = json.loads((tmp_path / "two" / "scores.json").read_text())["training"]["history"]
     assert [(e["epoch"], e["step"]) for e in history] == [(1, 3), (2, 6)]

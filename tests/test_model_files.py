@@ -11,10 +11,10 @@ import pytest
 
 from ner_bert import ConfigError, ModelLoadError
 from ner_bert.errors import DataNotFoundError
+from ner_bert.model.atomic import atomic_write_text
 from ner_bert.model.files import (
     METADATA_FILE,
     TRAINER_STATE_FILE,
-    atomic_write_text,
     check_checkpoint_dir,
     check_output_dir,
     find_checkpoint,
@@ -52,7 +52,11 @@ def test_check_output_dir(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a ner_bert model directory"):
         check_output_dir(tmp_path)
     write_metadata(tmp_path, {"format_version": 1})
-    check_output_dir(tmp_path)  # ours: fine
+    with pytest.raises(ConfigError, match="already holds a ner_bert model; pass overwrite=True"):
+        check_output_dir(tmp_path)  # ours: only when asked
+    check_output_dir(tmp_path, overwrite=True)
+    with pytest.raises(ConfigError, match="not a ner_bert model directory"):
+        check_output_dir(tmp_path / "..", overwrite=True)  # never someone else's folder
 
 
 def test_checkpoint_names_and_listing(tmp_path: Path) -> None:

@@ -195,7 +195,7 @@ def test_resume_does_not_unpickle_checkpoint_files(tiny_encoder_dir: Path, tmp_p
         tiny_encoder_dir, config=fast_config(epochs=2, checkpoint_dir=str(checkpoints))
     )
     with pytest.raises(ModelLoadError, match="refused to load it"):
-        resumed.train(synthetic(32, 0), resume_from=checkpoints)
+        resumed.train(synthetic(32, 0), resume_from=checkpoints, allow_changed_settings=True)
     assert not marker.exists()
 
 

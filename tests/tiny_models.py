@@ -168,9 +168,7 @@ def build_tiny_encoder(
     import torch
     from transformers import BertConfig, BertModel
 
-    tokenizer = build_wordpiece_tokenizer(
-        directory, max_length=max_length, extra_words=extra_words
-    )
+    tokenizer = build_wordpiece_tokenizer(directory, max_length=max_length, extra_words=extra_words)
     torch.manual_seed(seed)
     config = BertConfig(
         vocab_size=len(tokenizer),

@@ -132,6 +132,9 @@ class TrainingConfig:
             ``trainer.train(..., resume_from=...)``.
         output_dir: Where to save the final model at the end of ``train`` (``None``: only when
             you call ``trainer.save``). Checked before training starts.
+        overwrite_output_dir: Replace a ner_bert model already in ``output_dir`` (off: that
+            is an error before training starts). A folder that is not a ner_bert model is
+            never replaced.
         keep_checkpoints: How many checkpoints to keep (the newest, and the best one),
             ``>= 1``.
         progress_bar: Show the Trainer's progress bar with the latest loss and dev F1.
@@ -177,6 +180,7 @@ class TrainingConfig:
     eval_delay: int = 0
     checkpoint_dir: str | None = None
     output_dir: str | None = None
+    overwrite_output_dir: bool = False
     keep_checkpoints: int = 1
     progress_bar: bool = True
     group_by_length: bool = True
@@ -231,7 +235,7 @@ class TrainingConfig:
                     raise ConfigError(f"{name} must be a directory path or None, got ''.")
                 object.__setattr__(self, name, str(value))
         _require_int("keep_checkpoints", self.keep_checkpoints, 1)
-        for name in ("progress_bar", "group_by_length"):
+        for name in ("progress_bar", "group_by_length", "overwrite_output_dir"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}.")
         _require_int("num_threads", self.num_threads, 1, optional=True)

@@ -64,10 +64,14 @@ def _check_train_options(run: dict[str, Any], training: Any) -> Path:
             f"{PROG} train: error: --{key} is required (on the command line, or as "
             f"{in_file} = ... in --config) (see {PROG} train --help)"
         )
-    from ..model.files import check_output_dir
+    from ..model.files import check_run_dirs
 
     output = Path(training.output_dir)
-    check_output_dir(output)  # before the slow part, not after it
+    check_run_dirs(  # before the slow part, not after it
+        output_dir=training.output_dir,
+        checkpoint_dir=training.checkpoint_dir,
+        overwrite=training.overwrite_output_dir,
+    )
     for key in ("train", "dev", "test"):
         if run.get(key) is not None:
             _require_file(Path(run[key]), f"--{key}")
@@ -95,7 +99,10 @@ def _train_and_score(
 
     trainer = NERTrainer(run["model"], config=training, training_args=run[TRAINING_ARGS_KEY])
     result = trainer.train(
-        data["train"], eval=data.get("dev"), resume_from=_resume_from(args, training)
+        data["train"],
+        eval=data.get("dev"),
+        resume_from=_resume_from(args, training),
+        allow_changed_settings=args.allow_changed_settings,
     )  # saves to output_dir
     reports: dict[str, EvaluationReport] = {}
     if result.best_eval is not None:  # the dev scores of the kept (best) weights
@@ -168,7 +175,7 @@ def _short(model: str) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    from ..model.files import atomic_write_text
+    from ..model.atomic import atomic_write_text
 
     atomic_write_text(path, text)
 

@@ -244,6 +244,12 @@ def _add_trainer_options(parser: argparse.ArgumentParser) -> None:
         help="continue an interrupted run: from the newest checkpoint in --checkpoint-dir, "
         "or from the given checkpoint folder",
     )
+    group.add_argument(
+        "--allow-changed-settings",
+        action="store_true",
+        help="with --resume: continue even though settings or data differ from the "
+        "checkpoint's (an error otherwise)",
+    )
 
 
 def _add_verbose(parser: argparse.ArgumentParser) -> None:

@@ -41,8 +41,9 @@ TRAINING_ARGS_KEY = "training_args"
 """A TOML table of ``transformers.TrainingArguments`` fields (``[training_args]``)."""
 _PATH_KEYS = ("train", "dev", "test")
 _PATH_FIELDS = ("output_dir", "checkpoint_dir")
-_ALIASES = {"output_dir": ("--output", "DIR")}
-"""Training fields with a shorter flag than their name (``--output`` for ``output_dir``)."""
+_ALIASES = {"output_dir": ("--output", "DIR"), "overwrite_output_dir": ("--overwrite", None)}
+"""Training fields with a shorter flag than their name (``--output`` for ``output_dir``,
+``--overwrite`` for ``overwrite_output_dir``)."""
 _DEST = "training_option."
 _NONE_WORDS = ("none", "null")
 

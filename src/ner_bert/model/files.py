@@ -11,27 +11,29 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataNotFoundError, ModelLoadError
 from ..labels import LabelSet
+from .atomic import atomic_write_text, file_manifest, staged_folder
 
 __all__ = [
     "CHECKPOINT_PREFIX",
     "CONFIG_FILE",
     "METADATA_FILE",
     "PICKLE_WEIGHTS_FILES",
+    "RESUME_STATE_FILES",
+    "RUN_RECORD_FILE",
     "SHARDED_WEIGHTS_FILE",
     "TOKENIZER_FILES",
     "TRAINER_OUTPUTS",
     "TRAINER_STATE_FILE",
     "WEIGHTS_FILE",
-    "atomic_write_text",
     "check_checkpoint_dir",
     "check_output_dir",
+    "check_run_dirs",
     "checkpoint_step",
     "find_checkpoint",
     "list_checkpoints",
@@ -63,25 +65,12 @@ PICKLE_WEIGHTS_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 # Training checkpoints are transformers.Trainer's: <checkpoint_dir>/checkpoint-<step>/.
 CHECKPOINT_PREFIX = "checkpoint-"
 TRAINER_STATE_FILE = "trainer_state.json"
+# What a checkpoint needs beside the weights to continue exactly (the Trainer's names).
+RESUME_STATE_FILES = ("optimizer.pt", "scheduler.pt")
+# ner_bert's record of the run in each checkpoint: settings, labels, data fingerprint.
+RUN_RECORD_FILE = "ner_bert_run.json"
 # What transformers.Trainer may write next to its checkpoints (TensorBoard runs, its args).
 TRAINER_OUTPUTS = ("runs", "training_args.bin", "README.md")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        # mkstemp creates 0600 files; give the result the permissions open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_metadata(directory: Path, metadata: dict[str, Any]) -> None:
@@ -150,23 +139,48 @@ def find_checkpoint(path: str | Path) -> Path:
     return found[-1]
 
 
-def check_output_dir(path: Path) -> None:
-    """Refuse to write a model into a directory that exists and is not a ner_bert model.
+def check_output_dir(path: Path, *, overwrite: bool = False) -> None:
+    """Refuse to write a model where it would replace anything the user did not ask to replace.
 
-    An absent or empty directory, or one with a ``ner_bert.json``, is fine.
+    An absent or empty directory is fine; an existing ner_bert model directory only with
+    ``overwrite=True`` (it is then replaced as a whole, in one step).
 
     Raises:
-        ConfigError: ``path`` is a file, or a non-empty directory without ``ner_bert.json``.
+        ConfigError: ``path`` is a file, a non-empty directory without ``ner_bert.json`` (never
+            replaced: it may hold anything), or a model directory and ``overwrite`` is off.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ConfigError(f"output directory {path} is an existing file; pass a directory path.")
-    if path.is_dir() and any(path.iterdir()) and not (path / METADATA_FILE).is_file():
+    _check_writable(path)
+    if not path.is_dir() or not any(path.iterdir()):
+        return
+    if not (path / METADATA_FILE).is_file():
         raise ConfigError(
             f"output directory {path} exists and is not a ner_bert model directory (it has no "
             f"{METADATA_FILE}); choose a new or empty directory so nothing of yours is "
             "overwritten."
         )
+    if not overwrite:
+        raise ConfigError(
+            f"output directory {path} already holds a ner_bert model; pass overwrite=True "
+            "(ner-bert train --overwrite) to replace it, or choose a new directory."
+        )
+
+
+def _check_writable(path: Path) -> None:
+    """A model folder is written beside ``path``: its nearest existing ancestor must take a
+    new folder (tried for real, since permissions alone do not tell, e.g. read-only mounts)."""
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    try:
+        tempfile.TemporaryDirectory(dir=parent, prefix=".ner_bert-write-check-").cleanup()
+    except OSError as exc:
+        raise ConfigError(
+            f"output directory {path} cannot be written ({parent}: {exc.strerror}); choose a "
+            "folder you can write to."
+        ) from exc
 
 
 def check_checkpoint_dir(path: Path) -> None:
@@ -194,23 +208,64 @@ def check_checkpoint_dir(path: Path) -> None:
         )
 
 
-def save_model(
-    directory: Path, model: Any, tokenizer: Any, labels: LabelSet, metadata: dict[str, Any]
+def check_run_dirs(
+    *, output_dir: str | None, checkpoint_dir: str | None, overwrite: bool = False
 ) -> None:
-    """Save weights (safetensors), tokenizer, config with real labels and ``ner_bert.json``."""
+    """Check a training run's folders before it starts: each as above, and not one inside
+    the other (the final save would replace the checkpoints, or the other way round).
+
+    Raises:
+        ConfigError: See :func:`check_output_dir` and :func:`check_checkpoint_dir`, or the two
+            folders overlap.
+    """
+    if output_dir is not None:
+        check_output_dir(Path(output_dir), overwrite=overwrite)
+    if checkpoint_dir is not None:
+        check_checkpoint_dir(Path(checkpoint_dir))
+    if output_dir is not None and checkpoint_dir is not None:
+        output, checkpoints = Path(output_dir).resolve(), Path(checkpoint_dir).resolve()
+        if output == checkpoints or output in checkpoints.parents or checkpoints in output.parents:
+            raise ConfigError(
+                f"checkpoint_dir {checkpoint_dir} and output_dir {output_dir} overlap; the final "
+                "model would replace the checkpoints (or they would land in the model). Use "
+                "two separate folders."
+            )
+
+
+def save_model(
+    directory: Path,
+    model: Any,
+    tokenizer: Any,
+    labels: LabelSet,
+    metadata: dict[str, Any],
+    *,
+    overwrite: bool = False,
+) -> None:
+    """Save weights (safetensors), tokenizer, config with real labels and ``ner_bert.json``.
+
+    The folder is written beside ``directory`` and swapped in at the end, so a kill leaves
+    the old folder or the new one, never a mix; ``ner_bert.json`` lists the size and SHA-256
+    of every file, so a folder whose parts were not saved together is refused when loaded.
+
+    Raises:
+        ConfigError: See :func:`check_output_dir`.
+    """
     from .. import __version__
 
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = Path(directory)
+    check_output_dir(directory, overwrite=overwrite)
     model.config.id2label = labels.id2label
     model.config.label2id = labels.label2id
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    meta = {
-        "format_version": 1,
-        "tag_scheme": "IOB2",
-        **metadata,
-        "library_version": __version__,
-        "labels": list(labels.labels),
-    }
-    write_metadata(directory, meta)
+    with staged_folder(directory) as staging:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        meta = {
+            "format_version": 1,
+            "tag_scheme": "IOB2",
+            **metadata,
+            "library_version": __version__,
+            "labels": list(labels.labels),
+            "files": file_manifest(staging),
+        }
+        write_metadata(staging, meta)
     logger.info("saved model to %s (%s)", directory, METADATA_FILE)

@@ -19,8 +19,10 @@ from typing import Any
 
 from ..errors import ConfigError, LabelError, ModelLoadError
 from ..labels import LabelSet
+from .atomic import verify_manifest
 from .files import (
     CONFIG_FILE,
+    METADATA_FILE,
     PICKLE_WEIGHTS_FILES,
     SHARDED_WEIGHTS_FILE,
     TOKENIZER_FILES,
@@ -128,12 +130,16 @@ def _tokenizer_missing(directory: Path) -> str:
 
 
 def check_model_dir(directory: Path) -> None:
-    """Raise :class:`ModelLoadError` naming the first missing or unreadable part."""
+    """Raise :class:`ModelLoadError` naming the first missing or unreadable part, or a part
+    that was not saved with the others (the ``files`` manifest of ``ner_bert.json``)."""
     _check_exists(directory)
     _check_config_file(directory)
     _check_weights_file(directory)
     if not any((directory / name).is_file() for name in TOKENIZER_FILES):
         raise ModelLoadError(_tokenizer_missing(directory))
+    metadata = read_metadata(directory)
+    if metadata is not None and "files" in metadata:  # folders saved before 0.3 have none
+        verify_manifest(directory, metadata["files"], source=str(directory / METADATA_FILE))
 
 
 def load_tokenizer(source: str | Path, *, trust_remote_code: bool = False) -> Any:
@@ -273,8 +279,9 @@ def _resolve_labels(
     n_out = int(getattr(model_config, "num_labels", 0))
     if labels is not None:
         label_set = labels if isinstance(labels, LabelSet) else LabelSet(tuple(labels))
-    elif isinstance(metadata.get("labels"), list) and len(metadata["labels"]) == n_out:
+    elif isinstance(metadata.get("labels"), list):
         label_set = LabelSet(tuple(metadata["labels"]))
+        _check_saved_together(label_set, model_config)
     else:
         label_set = LabelSet.from_id2label(model_config.id2label)
     if len(label_set) != n_out:
@@ -283,6 +290,22 @@ def _resolve_labels(
             f"({list(label_set.labels)}); pass one label per output, in id order."
         )
     return label_set
+
+
+def _check_saved_together(labels: LabelSet, model_config: Any) -> None:
+    """``ner_bert.json``'s labels must be the head's (``config.json``): ner_bert writes both."""
+    try:
+        head = LabelSet.from_id2label(getattr(model_config, "id2label", {}) or {})
+    except LabelError:
+        head = None  # generic LABEL_<n> names: nothing to compare but the count
+    if len(labels) != int(getattr(model_config, "num_labels", 0)) or (
+        head is not None and head.labels != labels.labels
+    ):
+        names = list(head.labels) if head is not None else model_config.num_labels
+        raise ModelLoadError(
+            f"{METADATA_FILE} names the labels {list(labels.labels)} but {CONFIG_FILE} the "
+            f"head's {names}: the folder mixes parts of different saves. Save the model again."
+        )
 
 
 def load_model(

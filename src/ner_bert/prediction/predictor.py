@@ -171,14 +171,32 @@ class NERPredictor:
             model_path=loaded.path,
         )
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path, *, overwrite: bool = False) -> None:
         """Write a loadable model directory: weights, tokenizer, config and ``ner_bert.json``.
 
         The directory is a plain Hugging Face checkpoint, so ``transformers.pipeline`` loads
-        it too. A quantized predictor saves its original (unquantized) weights.
+        it too. A quantized predictor saves its original (unquantized) weights. The folder is
+        written beside ``path`` and swapped in at the end: a kill leaves the old folder or
+        the new one.
+
+        Args:
+            path: The model directory.
+            overwrite: Replace an existing ner_bert model directory at ``path`` (never a
+                folder that is not one).
+
+        Raises:
+            ConfigError: ``path`` exists and is not a ner_bert model directory, or is one and
+                ``overwrite`` is off.
         """
         metadata = {**self._metadata, "aggregation": self.config.aggregation}
-        save_model(Path(path), self._saveable, self._tokenizer, self._labels, metadata)
+        save_model(
+            Path(path),
+            self._saveable,
+            self._tokenizer,
+            self._labels,
+            metadata,
+            overwrite=overwrite,
+        )
 
     @property
     def labels(self) -> LabelSet:

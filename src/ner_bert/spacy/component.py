@@ -290,7 +290,7 @@ class NerBertComponent:
         loading it first if it is not loaded: the folder always holds the model."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        self.predictor.save(path / MODEL_DIR)
+        self.predictor.save(path / MODEL_DIR, overwrite=True)  # spaCy's to_disk replaces
 
     def from_disk(
         self, path: "str | Path", *, exclude: Iterable[str] = SimpleFrozenList()

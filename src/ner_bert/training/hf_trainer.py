@@ -22,11 +22,8 @@ from typing import Any
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-from ..errors import LabelError, ModelLoadError
+from ..errors import ModelLoadError
 from ..evaluation import EvaluationReport
-from ..labels import LabelSet
-from ..model.files import find_checkpoint
-from ..model.loading import load_encoder_config
 from .data import WindowDataset
 
 __all__ = [
@@ -35,7 +32,6 @@ __all__ = [
     "NERTrainerBackend",
     "ProgressBarCallback",
     "TimingCallback",
-    "checkpoint_to_resume",
     "evaluation_metrics",
     "run_folder",
     "train_refusing_pickles",
@@ -164,26 +160,6 @@ class TimingCallback(TrainerCallback):
 
     def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.times.setdefault(state.global_step, time.perf_counter())
-
-
-def checkpoint_to_resume(resume_from: str | Path, labels: LabelSet) -> Path:
-    """The checkpoint folder to resume from, after checking it was trained for ``labels``.
-
-    Raises:
-        DataNotFoundError: No complete checkpoint there.
-        LabelError: The checkpoint's head has other labels.
-    """
-    path = find_checkpoint(resume_from)
-    try:
-        saved = LabelSet.from_id2label(load_encoder_config(str(path)).id2label)
-    except LabelError:
-        saved = None
-    if saved is not None and saved.labels != labels.labels:
-        raise LabelError(
-            f"{path}: the checkpoint was trained with labels {list(saved.labels)}, "
-            f"but this data gives {list(labels.labels)}; resume with the same data."
-        )
-    return path
 
 
 def train_refusing_pickles(backend: Any, checkpoint: Path | None) -> None:

@@ -22,7 +22,7 @@ from ..errors import ConfigError, LabelError, ModelLoadError
 from ..evaluation import EvaluationReport
 from ..labels import LabelSet
 from ..model.device import on_accelerator, precision_name, resolve_device, resolve_precision
-from ..model.files import check_checkpoint_dir, check_output_dir, save_model
+from ..model.files import check_output_dir, check_run_dirs, save_model
 from ..model.loading import (
     load_encoder_config,
     load_model,
@@ -34,8 +34,9 @@ from ..subwords.encoding import TextEncoder
 from ..types import TaggedSentence
 from .arguments import build_training_arguments, merge_training_args
 from .data import WindowDataset, as_sentences, resolve_labels, training_windows, warn_unseen
-from .hf_trainer import checkpoint_to_resume, run_folder, train_refusing_pickles
+from .hf_trainer import run_folder, train_refusing_pickles
 from .result import TrainingResult, history_from_log
+from .resume import RunRecordCallback, checkpoint_to_resume, run_record
 from .scoring import predict_tags, score_sentences
 
 __all__ = ["NERTrainer"]
@@ -54,6 +55,7 @@ class _Run:
     dtype: Any
     checkpoint: Path | None
     dataset: WindowDataset
+    record: dict[str, Any]
 
 
 class NERTrainer:
@@ -138,6 +140,7 @@ class NERTrainer:
         *,
         eval: Any = None,
         resume_from: str | Path | None = None,
+        allow_changed_settings: bool = False,
     ) -> TrainingResult:
         """Fine-tune on ``train``, evaluating on ``eval`` after each epoch (or each
         ``eval_steps`` with ``training_args={"eval_strategy": "steps", ...}``).
@@ -152,7 +155,12 @@ class NERTrainer:
             resume_from: A checkpoint folder (``checkpoint-<step>``), or the
                 ``checkpoint_dir`` of an earlier run with the same data and config (its newest
                 checkpoint); training continues there and ends with the same metrics as an
-                uninterrupted run.
+                uninterrupted run. The checkpoint is checked first: its optimizer state must
+                be there, its model and labels must be this run's, and so must its settings
+                and data.
+            allow_changed_settings: Resume even though settings (learning rate, batch size,
+                seed, epochs, ...) or data differ from the checkpoint's (a warning lists
+                them).
 
         Returns:
             The history and the best dev scores.
@@ -165,13 +173,13 @@ class NERTrainer:
                 that is not available, fp16 on a CPU, or settings TrainingArguments rejects.
         """
         started = time.perf_counter()
-        run = self._prepare(train, eval, resume_from)
+        run = self._prepare(train, eval, resume_from, allow_changed_settings)
         backend = self._fit(run)
         self.hf_trainer = backend
         self.model = backend.model.eval()
         self.result = self._result(backend, run, started)
         if self.config.output_dir is not None:
-            self.save(self.config.output_dir)
+            self.save(self.config.output_dir, overwrite=self.config.overwrite_output_dir)
         return self.result
 
     def evaluate(self, data: Any, *, batch_size: int | None = None) -> EvaluationReport:
@@ -205,7 +213,7 @@ class NERTrainer:
         self._ensure_model()
         return predict_tags(self.model, sentences, documents=documents, **self._tagging(batch_size))
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path, *, overwrite: bool = False) -> None:
         """Save a directory that :class:`~ner_bert.NERPredictor` and plain
         ``transformers.pipeline("token-classification", model=path)`` both load.
 
@@ -213,8 +221,17 @@ class NERTrainer:
         ``id2label``/``label2id`` and ``ner_bert.json`` (library version, tag scheme, max
         length, training config, final metrics).
 
+        The folder is written beside ``path`` and swapped in at the end: a kill leaves the old
+        folder or the new one, never a mix.
+
+        Args:
+            path: The model directory.
+            overwrite: Replace an existing ner_bert model directory at ``path`` (never a
+                folder that is not one).
+
         Raises:
-            ConfigError: ``path`` exists and is not a ner_bert model directory.
+            ConfigError: ``path`` exists and is not a ner_bert model directory, or is one and
+                ``overwrite`` is off.
             ModelLoadError: There is no model yet (call :meth:`train` first).
         """
         from accelerate import PartialState
@@ -224,7 +241,7 @@ class NERTrainer:
         if not PartialState().is_main_process:
             return
         directory = Path(path)
-        check_output_dir(directory)
+        check_output_dir(directory, overwrite=overwrite)
         if self.model is None or self._labels is None:
             raise ModelLoadError("there is no trained model to save; call trainer.train first.")
         metadata = {
@@ -238,30 +255,40 @@ class NERTrainer:
             "metrics": {} if self.result is None else self.result.metrics(),
         }
         model = copy.deepcopy(self.model).to("cpu") if on_accelerator(self.model) else self.model
-        save_model(directory, model, self.tokenizer, self._labels, metadata)
+        save_model(directory, model, self.tokenizer, self._labels, metadata, overwrite=overwrite)
 
     # -- internals -----------------------------------------------------------------------
 
-    def _prepare(self, train: Any, eval: Any, resume_from: str | Path | None) -> _Run:
+    def _prepare(
+        self, train: Any, eval: Any, resume_from: str | Path | None, allow_changed: bool
+    ) -> _Run:
         """Check everything a run needs, before any model is loaded."""
         config = self.config
-        if config.output_dir is not None:
-            check_output_dir(Path(config.output_dir))
-        if config.checkpoint_dir is not None:
-            check_checkpoint_dir(Path(config.checkpoint_dir))
+        check_run_dirs(
+            output_dir=config.output_dir,
+            checkpoint_dir=config.checkpoint_dir,
+            overwrite=config.overwrite_output_dir,
+        )
         train_sentences = as_sentences(train, "train")
         eval_sentences = None if eval is None else as_sentences(eval, "eval")
         labels = resolve_labels(self._labels, train_sentences, eval_sentences)
         self._labels = labels
         device = resolve_device(config.device)
+        record = run_record(config, self._explicit_args, labels, train_sentences, eval_sentences)
+        checkpoint = None
+        if resume_from is not None:
+            checkpoint = checkpoint_to_resume(
+                resume_from, record, self._model_config, allow_changed_settings=allow_changed
+            )
         return _Run(
             train=train_sentences,
             eval=eval_sentences,
             labels=labels,
             device=device,
             dtype=resolve_precision(config.mixed_precision, device),
-            checkpoint=None if resume_from is None else checkpoint_to_resume(resume_from, labels),
+            checkpoint=checkpoint,
             dataset=self._dataset(train_sentences, labels),
+            record=record,
         )
 
     def _fit(self, run: _Run) -> Any:
@@ -326,7 +353,12 @@ class NERTrainer:
         model = load_model(
             self.model_name, labels=run.labels, new_head=True, tokenizer=self.tokenizer
         )
-        callbacks = [EpochCallback(run.dataset), TimingCallback(), *self.callbacks]
+        callbacks = [
+            EpochCallback(run.dataset),
+            TimingCallback(),
+            RunRecordCallback(run.record),
+            *self.callbacks,
+        ]
         patience = self.config.early_stopping_patience
         if patience is not None and run.eval is not None:
             callbacks.append(EarlyStoppingCallback(early_stopping_patience=patience))
