@@ -141,6 +141,7 @@ def main() -> int:
         "--epochs", args.epochs, "--batch-size", args.batch_size,
         "--learning-rate", args.learning_rate,
         "--context-size", args.context_size,
+        "--overwrite",  # the demo's own model folder: replaced by every run
     )  # fmt: skip
     timings["train + evaluate"] = time.perf_counter() - stage
 
@@ -150,6 +151,7 @@ def main() -> int:
     run(
         "predict", "--model", model, sentences,
         "--output", out / "predictions.jsonl", "--html", out / "predictions.html",
+        "--overwrite",  # the demo's own files: replaced by every run
     )  # fmt: skip
     timings["predict"] = time.perf_counter() - stage
 

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report = trainer.evaluate(test)
     print(f"\ntest scores (best epoch: {result.best_epoch})\n{report}")
-    trainer.save(args.output)
+    trainer.save(args.output, overwrite=True)  # this script's --output: replaced by every run
     (args.output / "test_scores.json").write_text(json.dumps(report.to_dict(), indent=2))
     print(f"\nsaved the model to {args.output}")
     return 0

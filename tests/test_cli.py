@@ -147,6 +147,45 @@ def test_predict_jsonl_html_and_output_file(tiny_model_dir, data_dir, tmp_path):
     assert page.count('<mark class="entity" title=') == n_entities
 
 
+def test_predict_never_destroys_its_input_or_an_existing_file(tiny_model_dir, tmp_path):
+    texts = tmp_path / "in.txt"
+    texts.write_text("John lives in Paris.\n")
+    refused = run("predict", "--model", tiny_model_dir, texts, "-o", texts)
+    assert refused.returncode == 2
+    one_line_error(refused.stderr, "is also an input")
+    assert texts.read_text() == "John lives in Paris.\n"
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text("keep me\n")
+    for flag in ("-o", "--html"):
+        refused = run("predict", "--model", tiny_model_dir, texts, flag, mine)
+        assert refused.returncode == 2
+        one_line_error(refused.stderr, "exists; pass --overwrite")
+    assert mine.read_text() == "keep me\n"
+    done = run("predict", "--model", tiny_model_dir, texts, "-o", mine, "--overwrite")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(mine.read_text())["text"] == "John lives in Paris."
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
+
+
+def test_predict_with_lost_stdout_does_not_exit_0(tiny_model_dir, tmp_path):
+    texts = tmp_path / "in.txt"
+    texts.write_text("John lives in Paris.\n" * 2000)
+    argv = [sys.executable, "-m", "ner_bert", "predict", "--model", str(tiny_model_dir), str(texts)]
+    closed = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=ENV, timeout=120, pass_fds=(), close_fds=True,
+                            preexec_fn=lambda: os.close(1))  # fmt: skip
+    assert closed.returncode == 2
+    one_line_error(closed.stderr, "stdout is closed")
+    reader = subprocess.Popen(["head", "-c", "10"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    broken = subprocess.run(argv, stdout=reader.stdin, stderr=subprocess.PIPE, text=True, env=ENV,
+                            timeout=300)  # fmt: skip
+    assert reader.stdin is not None
+    reader.stdin.close()
+    reader.wait()
+    assert broken.returncode == 141, broken.stderr
+    assert "Traceback" not in broken.stderr
+
+
 def test_predict_stdin_whole_file_and_tokenized(tiny_model_dir, data_dir):
     whole = run("predict", "--model", tiny_model_dir, "--whole-file", "-", stdin="A b.\nC d.\n")
     assert whole.returncode == 0, whole.stderr

@@ -10,12 +10,14 @@ import argparse
 import contextlib
 import itertools
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import DataFormatError, DataNotFoundError
+from ..model.atomic import atomic_text_file
 from .options import TRAINING_ARGS_KEY, dump_toml, resolve_train_options, training_args
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -216,9 +218,7 @@ def predict(args: argparse.Namespace) -> int:
     for path in files:
         if str(path) != "-":
             _require_file(path, "input")
-    for path in (args.output, args.html):
-        if path is not None and not path.parent.is_dir():
-            raise DataNotFoundError(f"{path}: its folder does not exist; create it first.")
+    _check_predict_outputs(files, args)
     if "-" in map(str, files) and sys.stdin.isatty():
         print(f"{PROG}: reading text from stdin (end with Ctrl-D)", file=sys.stderr)
     predictor = _load_predictor(args)
@@ -230,8 +230,8 @@ def predict(args: argparse.Namespace) -> int:
     rendered: list[Document] | None = [] if args.html is not None else None
     with contextlib.ExitStack() as stack:
         out: IO[str] | None = sys.stdout if args.html is None else None
-        if args.output is not None:
-            out = stack.enter_context(args.output.open("w", encoding="utf-8"))
+        if args.output is not None:  # written beside, renamed into place when complete
+            out = stack.enter_context(atomic_text_file(args.output))
         for document, lines in _predicted(predictor, documents, args):
             if out is not None:
                 out.writelines(lines)
@@ -243,6 +243,35 @@ def predict(args: argparse.Namespace) -> int:
         _write(args.html, render_html(rendered, meta=f"model: {args.model}"))
         print(f"wrote {args.html} ({len(rendered)} documents)", file=sys.stderr)
     return 0
+
+
+def _check_predict_outputs(files: Sequence[Path], args: argparse.Namespace) -> None:
+    """Before the model loads: outputs that are inputs, that exist (without --overwrite) or
+    whose folder is missing, and a closed stdout, are errors; nothing is lost afterwards."""
+    outputs = [path for path in (args.output, args.html) if path is not None]
+    inputs = [path for path in files if str(path) != "-"]
+    if len(outputs) == 2 and _same_file(*outputs):
+        raise UsageError(f"{PROG} predict: error: --output and --html are both {args.output}")
+    for path in outputs:
+        if any(_same_file(path, source) for source in inputs):
+            raise UsageError(
+                f"{PROG} predict: error: {path} is also an input; writing it would destroy it "
+                "(choose another output file)"
+            )
+        if not path.parent.is_dir():
+            raise DataNotFoundError(f"{path}: its folder does not exist; create it first.")
+        if path.exists() and not args.overwrite:
+            raise UsageError(
+                f"{PROG} predict: error: {path} exists; pass --overwrite to replace it"
+            )
+    if args.output is None and args.html is None and sys.stdout is None:
+        raise UsageError(f"{PROG} predict: error: stdout is closed; pass --output FILE")
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    if first.exists() and second.exists():
+        return os.path.samefile(first, second)
+    return first.resolve() == second.resolve()
 
 
 def _predicted(

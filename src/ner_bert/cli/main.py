@@ -25,6 +25,8 @@ from .options import RUN_KEYS, add_training_options
 __all__ = ["build_parser", "main"]
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141
+"""As a program killed by SIGPIPE: the reader of stdout left before all output was written."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,9 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except SystemExit as exit_:  # --help and --version
         return exit_.code if isinstance(exit_.code, int) else 0
-    except BrokenPipeError:  # `ner-bert ... | head`: the reader left; not an error of ours
+    except BrokenPipeError:  # `ner-bert ... | head`: the reader left, output was lost
         _silence_stdout()
-        return 0
+        return EXIT_BROKEN_PIPE
     except UsageError as error:
         _fail(str(error))
     except NerBertError as error:
@@ -203,6 +205,11 @@ def _add_predict_command(commands: argparse._SubParsersAction[_Parser]) -> None:
         metavar="OUT.html",
         help="also write an HTML page of the entities (then nothing goes to stdout unless "
         "--output is given)",
+    )
+    predict.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --output / --html files that exist (an error otherwise)",
     )
     _add_runtime(predict)
     _add_progress(predict)

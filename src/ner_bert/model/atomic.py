@@ -24,10 +24,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from ..errors import ModelLoadError
 
 __all__ = [
+    "atomic_text_file",
     "atomic_write_text",
     "file_manifest",
     "staged_folder",
@@ -42,11 +44,19 @@ _RENAME_EXCHANGE = 2
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    with atomic_text_file(path) as handle:
+        handle.write(text)
+
+
+@contextlib.contextmanager
+def atomic_text_file(path: Path) -> Iterator[IO[str]]:
+    """A text file to write that appears at ``path`` only when complete (on leaving the
+    ``with`` block); an exception or a kill leaves ``path`` as it was."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; match open()

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataFormatError, LabelError
+from ..config import TrainingConfig
+from ..errors import ConfigError, DataFormatError, LabelError
 from ..labels import LabelSet, convert_to_iob2, split_tag
 from ..subwords.encoding import TextEncoder
 from ..subwords.inputs import Window, make_windows
@@ -20,6 +21,7 @@ __all__ = [
     "resolve_labels",
     "training_windows",
     "warn_unseen",
+    "window_dataset",
 ]
 
 logger = logging.getLogger("ner_bert.training")
@@ -163,4 +165,35 @@ def training_windows(
         label_all_subwords=label_all_subwords,
         documents=[s.document for s in sentences],
         context_size=context_size,
+    )
+
+
+def window_dataset(
+    sentences: list[TaggedSentence],
+    encoder: TextEncoder,
+    labels: LabelSet,
+    config: TrainingConfig,
+    *,
+    stride: int,
+) -> WindowDataset:
+    """The training inputs of ``sentences``: windows (with document context) and labels.
+
+    Raises:
+        ConfigError: The sentences give no tokens at all.
+    """
+    windows = training_windows(
+        sentences,
+        encoder,
+        labels,
+        stride=stride,
+        label_all_subwords=config.label_all_subwords,
+        context_size=config.context_size,
+    )
+    if not windows:
+        raise ConfigError("the training data produced no tokens; check the words and tokenizer.")
+    return WindowDataset(
+        windows,
+        specials=(len(encoder.prefix), len(encoder.suffix)),
+        context_dropout=config.context_dropout if config.context_size else 0.0,
+        seed=config.seed,
     )

@@ -33,7 +33,7 @@ from ..subwords.context import check_context
 from ..subwords.encoding import TextEncoder
 from ..types import TaggedSentence
 from .arguments import build_training_arguments, merge_training_args
-from .data import WindowDataset, as_sentences, resolve_labels, training_windows, warn_unseen
+from .data import WindowDataset, as_sentences, resolve_labels, warn_unseen, window_dataset
 from .hf_trainer import run_folder, train_refusing_pickles
 from .result import TrainingResult, history_from_log
 from .resume import RunRecordCallback, checkpoint_to_resume, run_record
@@ -287,7 +287,9 @@ class NERTrainer:
             device=device,
             dtype=resolve_precision(config.mixed_precision, device),
             checkpoint=checkpoint,
-            dataset=self._dataset(train_sentences, labels),
+            dataset=window_dataset(
+                train_sentences, self._encoder, labels, config, stride=self.stride
+            ),
             record=record,
         )
 
@@ -323,26 +325,6 @@ class NERTrainer:
             )
             train_refusing_pickles(backend, run.checkpoint)
         return backend
-
-    def _dataset(self, sentences: list[TaggedSentence], labels: LabelSet) -> WindowDataset:
-        windows = training_windows(
-            sentences,
-            self._encoder,
-            labels,
-            stride=self.stride,
-            label_all_subwords=self.config.label_all_subwords,
-            context_size=self.config.context_size,
-        )
-        if not windows:
-            raise ConfigError(
-                "the training data produced no tokens; check the words and tokenizer."
-            )
-        return WindowDataset(
-            windows,
-            specials=(len(self._encoder.prefix), len(self._encoder.suffix)),
-            context_dropout=self.config.context_dropout if self.config.context_size else 0.0,
-            seed=self.config.seed,
-        )
 
     def _backend(self, args: Any, run: _Run) -> Any:
         from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback, set_seed
