@@ -176,7 +176,9 @@ def test_predict_with_lost_stdout_does_not_exit_0(tiny_model_dir, tmp_path):
                             preexec_fn=lambda: os.close(1))  # fmt: skip
     assert closed.returncode == 2
     one_line_error(closed.stderr, "stdout is closed")
-    reader = subprocess.Popen(["head", "-c", "10"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    reader = subprocess.Popen(
+        ["head", "-c", "10"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
+    )
     broken = subprocess.run(argv, stdout=reader.stdin, stderr=subprocess.PIPE, text=True, env=ENV,
                             timeout=300)  # fmt: skip
     assert reader.stdin is not None

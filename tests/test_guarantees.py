@@ -196,3 +196,36 @@ def test_resume_with_other_labels(tiny_encoder_dir, checkpoint_run) -> None:
     config = fast_config(epochs=2, checkpoint_dir=str(checkpoint_run))
     with pytest.raises(LabelError, match="trained with labels"):
         NERTrainer(tiny_encoder_dir, config=config).train(data, resume_from=checkpoint_run)
+
+
+@pytest.mark.parametrize(
+    ("tag", "message"),
+    [
+        ("b-per", "lowercase prefix; write it 'B-per'"),
+        ("o", "the outside tag is 'O'"),
+        ("B-", "no entity type after its prefix"),
+        ("B", "a prefix without an entity type"),
+        ("B-PER\x07", "control characters"),
+    ],
+)
+def test_bad_tags_are_errors_naming_the_line(tmp_path, tag, message) -> None:
+    from ner_bert import TagSchemeError, read_conll
+
+    path = tmp_path / "train.txt"
+    path.write_text(f"John B-PER\nlives O\nin O\nParis {tag}\n\n")
+    with pytest.raises(TagSchemeError, match=message) as caught:
+        read_conll(path)
+    assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize("label", ["O", "o", "B-PER", " PER", "PER\n"])
+def test_a_span_label_must_be_an_entity_type(tmp_path, label) -> None:
+    import json
+
+    from ner_bert import DataFormatError, read_jsonl
+
+    path = tmp_path / "spans.jsonl"
+    record = {"text": "John lives here", "entities": [{"start": 0, "end": 4, "label": label}]}
+    path.write_text(json.dumps(record) + "\n")
+    with pytest.raises(DataFormatError, match=f"{path}:1"):
+        read_jsonl(path)

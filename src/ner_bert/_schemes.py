@@ -74,14 +74,37 @@ def split_tag(tag: str, *, where: str = "") -> tuple[str, str | None]:
     """
     if tag == OUTSIDE:
         return OUTSIDE, None
-    if not tag or tag != tag.strip():
+    _check_tag_text(tag, where)
+    if len(tag) >= 2 and tag[1] in "-_" and (tag[0] in "bieslu" or tag[0].isupper()):
+        prefix, label = tag[0], tag[2:]
+        if prefix in "bieslu":
+            raise TagSchemeError(
+                f"{where}tag {tag!r} has a lowercase prefix; write it {tag[0].upper() + tag[1:]!r}"
+                " (prefixes are B, I, E, S, L, U; the outside tag is 'O')."
+            )
+        if not label or label.upper() == OUTSIDE:
+            raise TagSchemeError(
+                f"{where}tag {tag!r} has no entity type after its prefix; expected 'O' or a "
+                "tag like 'B-PER'."
+            )
+        return prefix, label
+    return "", tag
+
+
+def _check_tag_text(tag: str, where: str) -> None:
+    """The text of a tag that is not ``O``: no whitespace or control characters, not a
+    spelling of ``O``, not a bare prefix."""
+    if not tag or any(c.isspace() or not c.isprintable() for c in tag):
         raise TagSchemeError(
-            f"{where}tag {tag!r} is empty or has surrounding whitespace; "
+            f"{where}tag {tag!r} is empty or has whitespace or control characters; "
             "expected 'O' or a tag like 'B-PER'."
         )
-    if len(tag) > 2 and tag[1] in "-_" and tag[0].isalpha() and tag[0].isupper():
-        return tag[0], tag[2:]
-    return "", tag
+    if tag in ("o", "0"):
+        raise TagSchemeError(f"{where}tag {tag!r}: the outside tag is 'O' (capital letter O).")
+    if tag in ("B", "I", "E", "S", "L", "U"):
+        raise TagSchemeError(
+            f"{where}tag {tag!r} is a prefix without an entity type; expected a tag like 'B-PER'."
+        )
 
 
 def where_prefix(where: str) -> str:

@@ -21,7 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, DataFormatError, DataNotFoundError, TagSchemeError
-from ..labels import TagScheme, convert_to_iob2, detect_scheme, parse_scheme, split_tag
+from ..labels import (
+    TagScheme,
+    convert_to_iob2,
+    detect_scheme,
+    parse_scheme,
+    split_tag,
+    where_prefix,
+)
 from ..types import TaggedSentence
 
 __all__ = ["DOCSTART", "read_conll", "write_conll"]
@@ -169,6 +176,7 @@ def convert_tags(
         ...              locate=lambda s, w: f"row {s}", name="data")
         [['B-PER', 'O']]
     """
+    _check_tags(tag_sequences, locate)
     parsed = _parse_scheme_option(scheme)
     if parsed == "auto":
         resolved = detect_scheme(tag_sequences)
@@ -189,6 +197,17 @@ def convert_tags(
                 )
             raise
     return out
+
+
+def _check_tags(tag_sequences: Sequence[Sequence[str]], locate: Locate) -> None:
+    """Every tag is well formed (see :func:`split_tag`); the error names the word's place."""
+    for index, tags in enumerate(tag_sequences):
+        for word, tag in enumerate(tags):
+            if tag != "O":
+                try:
+                    split_tag(tag)
+                except TagSchemeError:
+                    split_tag(tag, where=where_prefix(locate(index, word)))
 
 
 def _check_not_mixed(

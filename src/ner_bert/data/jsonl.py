@@ -227,10 +227,15 @@ def _parse_entity(entry: Any, where: str, length: int) -> tuple[int, int, str]:
         raise DataFormatError(
             f"{where}: entity {entry!r} needs integer start and end and a string label."
         )
-    if not label or label != label.strip():
+    if not label or any(c.isspace() or not c.isprintable() for c in label):
         raise DataFormatError(
             f"{where}: entity {entry!r} has label {label!r}; labels must be non-empty with no "
-            "surrounding whitespace."
+            "whitespace or control characters."
+        )
+    if label.upper() == "O" or (len(label) > 1 and label[1] in "-_" and label[0] in "BIESLU"):
+        raise DataFormatError(
+            f"{where}: entity {entry!r} has label {label!r}; an entity's label is its type "
+            "(PER, LOC, ...), not 'O' or a tag with a B-/I- prefix."
         )
     if start >= end:
         raise DataFormatError(
