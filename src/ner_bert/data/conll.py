@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._schemes import where_prefix
 from ..errors import ConfigError, DataFormatError, DataNotFoundError, TagSchemeError
 from ..labels import (
     TagScheme,
@@ -27,7 +28,6 @@ from ..labels import (
     detect_scheme,
     parse_scheme,
     split_tag,
-    where_prefix,
 )
 from ..types import TaggedSentence
 
