@@ -1,7 +1,7 @@
 #!/bin/bash
 # The fine-tuning comparison behind benchmarks/results/train_conll.json: the run_ner.py
 # reference once, then ner_bert sentence by sentence and with document context, seeds 42-44,
-# each run a fresh process; then combine_train_conll.py. About 100 minutes on 2 CPU cores.
+# each run a fresh process; then combine_train_conll.py. About 2 hours on 2 CPU cores.
 # A finished run is not repeated, so the script can be restarted after an interruption.
 #   usage: bash benchmarks/train_conll_seeds.sh [RUNS_DIR]   (default: benchmark-runs/)
 set -euo pipefail
