@@ -267,7 +267,7 @@ def test_context_dropout_trains_and_resumes_the_same(
         context_encoder_dir,
         config=_config(12, epochs=2, context_dropout=0.3, checkpoint_dir=str(tmp_path / "ck2")),
     )
-    resumed.train(train, resume_from=tmp_path / "ck2")
+    resumed.train(train, resume_from=tmp_path / "ck2", allow_changed_settings=True)
     words = [list(s.words) for s in train[:20]]
     docs = [s.document for s in train[:20]]
     assert resumed.predict_tags(words, documents=docs) == straight.predict_tags(
