@@ -165,14 +165,13 @@ def _sync_folder_entry(folder: Path) -> None:
             os.close(fd)
 
 
-def file_manifest(folder: Path, *, skip: tuple[str, ...] = ()) -> dict[str, dict[str, object]]:
-    """Size and SHA-256 of every file in ``folder`` (relative POSIX names), except ``skip``."""
-    manifest: dict[str, dict[str, object]] = {}
-    for path in sorted(folder.rglob("*")):
-        name = path.relative_to(folder).as_posix()
-        if path.is_file() and name not in skip:
-            manifest[name] = {"size": path.stat().st_size, "sha256": _sha256(path)}
-    return manifest
+def file_manifest(folder: Path) -> dict[str, dict[str, object]]:
+    """Size and SHA-256 of every file in ``folder``, by relative POSIX name."""
+    return {
+        path.relative_to(folder).as_posix(): {"size": path.stat().st_size, "sha256": _sha256(path)}
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 def verify_manifest(folder: Path, manifest: object, *, source: str) -> None:

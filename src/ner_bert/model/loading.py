@@ -129,9 +129,10 @@ def _tokenizer_missing(directory: Path) -> str:
     )
 
 
-def check_model_dir(directory: Path) -> None:
+def check_model_dir(directory: Path) -> dict[str, Any] | None:
     """Raise :class:`ModelLoadError` naming the first missing or unreadable part, or a part
-    that was not saved with the others (the ``files`` manifest of ``ner_bert.json``)."""
+    that was not saved with the others (the ``files`` manifest of ``ner_bert.json``); returns
+    the folder's ``ner_bert.json`` (``None`` if it has none)."""
     _check_exists(directory)
     _check_config_file(directory)
     _check_weights_file(directory)
@@ -140,6 +141,7 @@ def check_model_dir(directory: Path) -> None:
     metadata = read_metadata(directory)
     if metadata is not None and "files" in metadata:  # folders saved before 0.3 have none
         verify_manifest(directory, metadata["files"], source=str(directory / METADATA_FILE))
+    return metadata
 
 
 def load_tokenizer(source: str | Path, *, trust_remote_code: bool = False) -> Any:
@@ -334,9 +336,7 @@ def load_model(
     """
     path = Path(path_or_name).expanduser() if _looks_local(path_or_name) else None
     source = str(path) if path is not None else str(path_or_name)
-    if path is not None:
-        check_model_dir(path)
-    metadata = (read_metadata(path) if path is not None else None) or {}
+    metadata = (check_model_dir(path) if path is not None else None) or {}
     if tokenizer is None:
         tokenizer = load_tokenizer(source, trust_remote_code=trust_remote_code)
     if new_head:
