@@ -197,3 +197,17 @@ def window_dataset(
         context_dropout=config.context_dropout if config.context_size else 0.0,
         seed=config.seed,
     )
+
+
+def batch_collator(tokenizer: Any, device: Any) -> Any:
+    """The Trainer's collator: pads each batch, to a multiple of 8 on GPUs only.
+
+    Tensor cores want the multiple of 8; a CPU multiplies the flattened (batch x length) rows at
+    the same speed whatever the length, so there rounding up only adds work: on CoNLL-2003's
+    length-grouped batches of 64 it makes 1.24x the real subwords instead of 1.07x, and each
+    epoch 15% longer.
+    """
+    from transformers import DataCollatorForTokenClassification
+
+    multiple = 8 if device.type == "cuda" else None
+    return DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=multiple)

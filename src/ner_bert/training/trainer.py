@@ -33,7 +33,14 @@ from ..subwords.context import check_context
 from ..subwords.encoding import TextEncoder
 from ..types import TaggedSentence
 from .arguments import build_training_arguments, merge_training_args
-from .data import WindowDataset, as_sentences, resolve_labels, warn_unseen, window_dataset
+from .data import (
+    WindowDataset,
+    as_sentences,
+    batch_collator,
+    resolve_labels,
+    warn_unseen,
+    window_dataset,
+)
 from .hf_trainer import run_folder, train_refusing_pickles
 from .result import TrainingResult, history_from_log
 from .resume import RunRecordCallback, checkpoint_to_resume, run_record
@@ -327,7 +334,7 @@ class NERTrainer:
         return backend
 
     def _backend(self, args: Any, run: _Run) -> Any:
-        from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback, set_seed
+        from transformers import EarlyStoppingCallback, set_seed
 
         from .hf_trainer import EpochCallback, NERTrainerBackend, TimingCallback
 
@@ -351,7 +358,7 @@ class NERTrainer:
             args=args,
             train_dataset=run.dataset,
             eval_dataset=run.dataset if run.eval is not None else None,
-            data_collator=DataCollatorForTokenClassification(self.tokenizer, pad_to_multiple_of=8),
+            data_collator=batch_collator(self.tokenizer, run.device),
             processing_class=self.tokenizer,
             callbacks=callbacks,
             score=lambda m: score_sentences(m, eval_sentences, **options),
