@@ -425,7 +425,7 @@ def test_config_file_unknown_key_lists_valid_ones(tmp_path, capsys):
         capsys.readouterr().err,
         f"{config}: unknown key 'epochz'",
         "Did you mean 'epochs'?",
-        "model, train, dev, test, format, learning_rate, epochs",
+        "model, train, dev, test, dataset, format, learning_rate, epochs",
     )
     config.write_text("epochs = \n")
     assert main(["train", "--config", str(config)]) == 2

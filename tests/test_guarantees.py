@@ -215,7 +215,7 @@ def test_bad_tags_are_errors_naming_the_line(tmp_path, tag, message) -> None:
     path.write_text(f"John B-PER\nlives O\nin O\nParis {tag}\n\n")
     with pytest.raises(TagSchemeError, match=message) as caught:
         read_conll(path)
-    assert str(path) in str(caught.value)
+    assert f"{path}:4" in str(caught.value)  # the line of the bad tag, not of the sentence
 
 
 @pytest.mark.parametrize("label", ["O", "o", "B-PER", " PER", "PER\n"])
@@ -229,3 +229,158 @@ def test_a_span_label_must_be_an_entity_type(tmp_path, label) -> None:
     path.write_text(json.dumps(record) + "\n")
     with pytest.raises(DataFormatError, match=f"{path}:1"):
         read_jsonl(path)
+
+
+# --- words and texts: a str a tokenizer reads, checked where it enters -------------------------
+
+
+@pytest.mark.parametrize(
+    ("word", "error", "message"),
+    [
+        (None, "InputTypeError", "spans.jsonl:3: word 2 is NoneType; expected a str"),
+        (7, "InputTypeError", "spans.jsonl:3: word 2 is int 7; expected a str"),
+        (b"Paris", "InputTypeError", "word 2 is bytes b'Paris'"),
+        ("Par\udcc3s", "DataFormatError", r"word 2 holds a lone surrogate '\\udcc3' at char"),
+    ],
+)
+def test_a_sentence_word_must_be_text(word, error, message) -> None:
+    import ner_bert
+    from ner_bert import TaggedSentence
+
+    with pytest.raises(getattr(ner_bert, error), match=message):
+        TaggedSentence(words=["John", word], tags=["B-PER", "O"], source="spans.jsonl:3")
+
+
+def test_a_string_is_not_a_list_of_words() -> None:
+    from ner_bert import InputTypeError, TaggedSentence
+
+    with pytest.raises(InputTypeError, match="words is a str, which would be read character"):
+        TaggedSentence(words="EU rejects", tags=["B-ORG", "O"] * 5)  # type: ignore[arg-type]
+    with pytest.raises(InputTypeError, match="tag 1 is NoneType"):
+        TaggedSentence(words=["EU"], tags=[None])  # type: ignore[list-item]
+
+
+def test_a_jsonl_text_with_an_escaped_lone_surrogate_names_its_line(tmp_path) -> None:
+    from ner_bert import DataFormatError, read_jsonl
+
+    path = tmp_path / "spans.jsonl"
+    path.write_text('{"text": "John", "entities": []}\n{"text": "Jo\\udc80hn", "entities": []}\n')
+    with pytest.raises(DataFormatError, match=f"{path}:2: the record's 'text' holds a lone"):
+        read_jsonl(path)
+
+
+def test_a_datasets_column_of_strings_is_not_split_into_characters() -> None:
+    from datasets import ClassLabel, Dataset, Features, List, Value
+
+    from ner_bert import DataFormatError
+    from ner_bert.data.hf_datasets import from_hf_dataset
+
+    # Two characters and two tags: the count matches, so only the column's type gives it away.
+    features = Features({"tokens": Value("string"), "ner_tags": List(ClassLabel(names=["O"]))})
+    strings = Dataset.from_dict({"tokens": ["ab"], "ner_tags": [[0, 0]]}, features=features)
+    with pytest.raises(DataFormatError, match="holds strings, not lists of words"):
+        from_hf_dataset(strings)
+
+    features = Features({"tokens": List(Value("string")), "ner_tags": List(Value("string"))})
+    rows = {"tokens": [["a"], ["b", None]], "ner_tags": [["O"], ["O", "O"]]}
+    with pytest.raises(DataFormatError, match=r"dataset\[1\]: word 2 is NoneType"):
+        from_hf_dataset(Dataset.from_dict(rows, features=features))
+    missing = {"tokens": [["a"], None], "ner_tags": [["O"], ["O"]]}
+    with pytest.raises(DataFormatError, match=r"dataset\[1\]: no words but 1 tags"):
+        from_hf_dataset(Dataset.from_dict(missing, features=features))
+
+
+def test_running_text_given_as_conll_is_refused(tmp_path) -> None:
+    from ner_bert import DataFormatError, read_conll
+
+    path = tmp_path / "article.txt"
+    path.write_text(" ".join(["word"] * 200_000) + " O\n")  # one word, the rest dropped, before
+    with pytest.raises(DataFormatError, match=f"{path}:1: the first token line has 200001"):
+        read_conll(path)
+
+
+def test_predictor_inputs_name_the_bad_item(tiny_model_dir) -> None:
+    from ner_bert import DataFormatError, InputTypeError
+
+    predictor = NERPredictor.from_pretrained(tiny_model_dir)
+    with pytest.raises(DataFormatError, match=r"texts\[1\] holds a lone surrogate"):
+        predictor.predict(["John lives here.", "Caf\udce9 au lait"])
+    with pytest.raises(DataFormatError, match=r"sentences\[0\]\[1\] holds a lone surrogate"):
+        predictor.predict_words([["John", "\ud800"]])
+    with pytest.raises(InputTypeError, match=r"sentences\[0\]\[1\] is int 3"):
+        predictor.predict_words([["John", 3]])  # type: ignore[list-item]
+    assert predictor.predict(["Caf\u00e9 au lait"])  # non-ASCII text is fine
+
+
+def test_entity_words_the_tokenizer_drops_are_reported(tiny_encoder_dir, caplog) -> None:
+    from ner_bert import TaggedSentence
+
+    dropped = TaggedSentence(words=["\u200b", "lives"], tags=["B-PER", "O"], source="t.txt:9")
+    trainer = NERTrainer(tiny_encoder_dir, config=fast_config(epochs=1))
+    with caplog.at_level("WARNING", logger="ner_bert"):
+        trainer.train([*synthetic(16, 0), dropped])
+    assert "1 entity word(s) give no subword" in caplog.text
+    assert "word 1 '\\u200b' (tag B-PER) of t.txt:9" in caplog.text
+
+
+def test_cli_input_that_is_not_utf8_names_the_line(tiny_model_dir, tmp_path) -> None:
+    from test_cli import ENV
+
+    argv = [sys.executable, "-m", "ner_bert", "predict", "--model", str(tiny_model_dir), "-"]
+    env = {**ENV, "LC_ALL": "C", "PYTHONUTF8": "0"}  # stdin read with surrogateescape by default
+    result = subprocess.run(argv, input=b"John lives here.\nCaf\xe9\n", capture_output=True,
+                            env=env, timeout=600)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.decode().strip().splitlines()
+    assert line.startswith("ner-bert") and "<stdin>:2: is not UTF-8 text" in line
+
+
+def test_the_cli_reports_bad_input_in_one_line(tiny_model_dir, tmp_path, capsys) -> None:
+    from test_cli import one_line_error
+
+    from ner_bert.cli.main import main
+
+    article = tmp_path / "article.txt"
+    article.write_text("John lives in Paris and works for the United Nations . " * 20 + "O\n")
+    surrogate = tmp_path / "spans.jsonl"
+    surrogate.write_text('{"text": "Jo\\udc80hn", "entities": []}\n')
+    broken_toml = tmp_path / "train.toml"
+    broken_toml.write_text("epochs = [\n")
+    empty_model = tmp_path / "empty_model"
+    empty_model.mkdir()
+    evaluate = ["evaluate", "--model", str(tiny_model_dir), "--data"]
+    out = str(tmp_path / "out")
+    cases = [
+        ([*evaluate, str(article)], f"{article}:1: the first token line has"),
+        ([*evaluate, str(surrogate)], f"{surrogate}:1: the record's 'text' holds a lone"),
+        (["train", "--model", str(tiny_model_dir), "--train", str(article), "--output", out],
+         f"{article}:1"),
+        (["predict", "--model", str(tiny_model_dir), str(tmp_path)], str(tmp_path)),
+        (["predict", "--model", str(empty_model), str(article)], str(empty_model)),
+        (["train", "--config", str(broken_toml)], str(broken_toml)),
+    ]
+    for argv, where in cases:
+        assert main(argv) == 2, argv
+        captured = capsys.readouterr()
+        one_line_error(captured.err, where)
+        assert "Traceback" not in captured.err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_sentence_document_is_an_index() -> None:
+    import numpy as np
+
+    from ner_bert import InputTypeError, TaggedSentence
+
+    assert TaggedSentence(words=["a"], tags=["O"], document=np.int64(3)).document == 3
+    with pytest.raises(InputTypeError, match=r"x\.txt:1: document is str '3'; expected an int"):
+        TaggedSentence(words=["a"], tags=["O"], document="3", source="x.txt:1")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("part", ["tokenizer.json", "config.json"])
+def test_a_corrupt_file_of_a_plain_transformers_folder_is_named(tiny_model_dir, tmp_path, part):
+    folder = tmp_path / "raw"
+    shutil.copytree(tiny_model_dir, folder)  # no ner_bert.json: no manifest to catch it
+    (folder / part).write_text('{"truncated": ')
+    with pytest.raises(ModelLoadError, match=str(folder)):
+        NERPredictor.from_pretrained(folder)

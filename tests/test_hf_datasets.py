@@ -29,9 +29,9 @@ def conll_like(tokens, tags, *, names=NAMES, split="train", extra=None):
 def test_reads_classlabel_names_and_sources():
     ds = conll_like([["EU", "rejects"], ["Peter", "Blackburn"]], [[3, 0], [1, 2]])
     sentences = from_hf_dataset(ds)
-    assert [(s.words, s.tags, s.document) for s in sentences] == [
-        (("EU", "rejects"), ("B-ORG", "O"), 0),
-        (("Peter", "Blackburn"), ("B-PER", "I-PER"), 0),
+    assert [(s.words, s.tags, s.document) for s in sentences] == [  # no document column:
+        (("EU", "rejects"), ("B-ORG", "O"), 0),  # each row is its own document
+        (("Peter", "Blackburn"), ("B-PER", "I-PER"), 1),
     ]
     assert [s.source for s in sentences] == ["train[0]", "train[1]"]
 

@@ -14,6 +14,7 @@ __all__ = [
     "ConfigError",
     "DataFormatError",
     "DataNotFoundError",
+    "InputTypeError",
     "LabelError",
     "ModelLoadError",
     "NerBertError",
@@ -35,6 +36,10 @@ class DataNotFoundError(NerBertError, FileNotFoundError):
 
 class DataFormatError(NerBertError, ValueError):
     """Input data is malformed: wrong column count, empty file, bad JSON, span out of range."""
+
+
+class InputTypeError(DataFormatError, TypeError):
+    """A value has the wrong type: a word that is not a ``str``, a string where a list is due."""
 
 
 class TagSchemeError(DataFormatError):

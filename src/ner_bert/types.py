@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .errors import DataFormatError
+from ._words import check_sequence, check_strings
+from .errors import DataFormatError, InputTypeError
 
 __all__ = ["Entity", "TaggedSentence", "WordPrediction", "iter_documents"]
 
@@ -54,6 +56,12 @@ class TaggedSentence:
         source: Where the sentence came from, e.g. ``"train.txt:1203"`` (first line), or
             ``None``. Used in error messages.
 
+    Raises:
+        InputTypeError: ``words`` or ``tags`` is a string or not a sequence, a word or tag is
+            not a ``str``, or ``document`` is not an integer.
+        DataFormatError: A word holds a lone surrogate, or the counts of words and tags differ.
+            Messages start with ``source``.
+
     Example:
         >>> s = TaggedSentence(words=("EU", "rejects"), tags=("B-ORG", "O"))
         >>> len(s)
@@ -66,11 +74,22 @@ class TaggedSentence:
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
+        where = f"{self.source}: " if self.source else ""
+        check_sequence(self.words, f"{where}words", "['EU', 'rejects']")
+        check_sequence(self.tags, f"{where}tags", "['B-ORG', 'O']")
         # Accept lists from callers but store tuples, so the dataclass stays hashable.
         object.__setattr__(self, "words", tuple(self.words))
         object.__setattr__(self, "tags", tuple(self.tags))
+        check_strings(self.words, lambda i: f"{where}word {i + 1}")
+        check_strings(self.tags, lambda i: f"{where}tag {i + 1}")
+        try:  # numpy integers too, stored as an int
+            object.__setattr__(self, "document", operator.index(self.document))
+        except TypeError:
+            raise InputTypeError(
+                f"{where}document is {type(self.document).__name__} {self.document!r:.40}; "
+                "expected an int (the index of the sentence's document)."
+            ) from None
         if len(self.words) != len(self.tags):
-            where = f"{self.source}: " if self.source else ""
             raise DataFormatError(
                 f"{where}sentence has {len(self.words)} words but {len(self.tags)} tags; "
                 "give exactly one tag per word."

@@ -12,12 +12,20 @@ import itertools
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import DataFormatError, DataNotFoundError
 from ..model.atomic import atomic_text_file
+from .inputs import (
+    dataset_sentences,
+    load_dataset_splits,
+    read_data,
+    read_documents,
+    read_splits,
+    require_file,
+)
 from .options import TRAINING_ARGS_KEY, dump_toml, resolve_train_options, training_args
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,7 +36,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["PROG", "UsageError", "evaluate", "predict", "train"]
 
 PROG = "ner-bert"
-_JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 
 
 class UsageError(Exception):
@@ -46,7 +53,7 @@ def train(args: argparse.Namespace) -> int:
         sys.stdout.write(dump_toml(run, training))
         return 0
     output = _check_train_options(run, training)
-    data = _read_splits(run)
+    data = read_splits(run)
     result, reports = _train_and_score(args, run, training, data)
     plotted = _write_train_outputs(output, run, training, result, reports, has_dev="dev" in data)
     _print_train_summary(output, run, reports, plotted=plotted)
@@ -57,6 +64,8 @@ def _check_train_options(run: dict[str, Any], training: Any) -> Path:
     """Check that the required options are given, the output folder can be written and the
     data files exist (before the slow part, not after it); returns the output folder."""
     missing = [key for key in ("model", "train") if run.get(key) is None]
+    if run.get("dataset") is not None and "train" in missing:
+        missing.remove("train")  # the dataset's train split
     if training.output_dir is None:
         missing.append("output")
     if missing:
@@ -76,17 +85,8 @@ def _check_train_options(run: dict[str, Any], training: Any) -> Path:
     )
     for key in ("train", "dev", "test"):
         if run.get(key) is not None:
-            _require_file(Path(run[key]), f"--{key}")
+            require_file(Path(run[key]), f"--{key}")
     return output
-
-
-def _read_splits(run: dict[str, Any]) -> dict[str, list[TaggedSentence]]:
-    """The sentences of each given split (``train``, ``dev``, ``test``)."""
-    return {
-        key: _read_data(Path(run[key]), run.get("format"))
-        for key in ("train", "dev", "test")
-        if run.get(key) is not None
-    }
 
 
 def _train_and_score(
@@ -141,8 +141,15 @@ def _write_train_outputs(
         output / "training_report.png",
         train_loss=[entry.train_loss or 0.0 for entry in logged],
         dev_f1=[entry.eval_f1 for entry in logged] if has_dev else [],
-        title=f"{_short(run['model'])} on {Path(run['train']).name}",
+        title=f"{_short(run['model'])} on {_data_name(run)}",
     )
+
+
+def _data_name(run: dict[str, Any]) -> str:
+    """The training data's name: its file's, or the dataset's."""
+    if run.get("train") is not None:
+        return Path(run["train"]).name
+    return _short(str(run["dataset"]))
 
 
 def _print_train_summary(
@@ -187,8 +194,21 @@ def _write(path: Path, text: str) -> None:
 
 def evaluate(args: argparse.Namespace) -> int:
     """``ner-bert evaluate``."""
-    _require_file(args.data, "--data")
-    sentences = _read_data(args.data, args.format)
+    if (args.data is None) == (args.dataset is None):
+        raise UsageError(
+            f"{PROG} evaluate: error: one of --data FILE or --dataset NAME_OR_PATH is required"
+        )
+    if args.dataset is not None:
+        splits = load_dataset_splits(args.dataset)
+        if args.split not in splits:
+            raise DataFormatError(
+                f"--dataset {args.dataset}: no split {args.split!r} (it has {sorted(splits)}); "
+                "pick one with --split."
+            )
+        sentences = dataset_sentences(splits[args.split])
+    else:
+        require_file(args.data, "--data")
+        sentences = read_data(args.data, args.format)
     predictor = _load_predictor(args)
     from ..evaluation import evaluate_tags
 
@@ -217,7 +237,7 @@ def predict(args: argparse.Namespace) -> int:
         raise UsageError(f"{PROG} predict: error: '-' (stdin) can be given only once")
     for path in files:
         if str(path) != "-":
-            _require_file(path, "input")
+            require_file(path, "input")
     _check_predict_outputs(files, args)
     if "-" in map(str, files) and sys.stdin.isatty():
         print(f"{PROG}: reading text from stdin (end with Ctrl-D)", file=sys.stderr)
@@ -226,7 +246,7 @@ def predict(args: argparse.Namespace) -> int:
 
     # Stream: documents are read, predicted and written chunk by chunk (constant memory),
     # except for the HTML page, which keeps what it shows.
-    documents = _documents(files, whole_file=args.whole_file)
+    documents = read_documents(files, whole_file=args.whole_file)
     rendered: list[Document] | None = [] if args.html is not None else None
     with contextlib.ExitStack() as stack:
         out: IO[str] | None = sys.stdout if args.html is None else None
@@ -312,28 +332,6 @@ def _predicted(
             yield Document(text=text, entities=entities, source=source), [*lines, "\n"]
 
 
-def _documents(files: Sequence[Path], *, whole_file: bool) -> Iterator[tuple[str, str]]:
-    """``(source, text)`` of each document: each non-blank line, or each whole file."""
-    for path in files:
-        name = "<stdin>" if str(path) == "-" else str(path)
-        with contextlib.ExitStack() as stack:
-            handle = (
-                sys.stdin if name == "<stdin>" else stack.enter_context(path.open(encoding="utf-8"))
-            )
-            try:
-                if whole_file:
-                    yield name, handle.read()
-                    continue
-                for number, line in enumerate(handle, start=1):
-                    if line.strip():
-                        yield f"{name}:{number}", line.rstrip("\n")
-            except UnicodeDecodeError as error:
-                raise DataFormatError(
-                    f"{name}: is not UTF-8 text ({error.reason} at byte {error.start}); "
-                    "convert it to UTF-8 first (e.g. iconv -t utf-8)."
-                ) from None
-
-
 def _join_words(words: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
     spans, position = [], 0
     for word in words:
@@ -343,23 +341,6 @@ def _join_words(words: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
 
 
 # ---------------------------------------------------------------------------------- shared
-
-
-def _require_file(path: Path, what: str) -> None:
-    if not path.exists():
-        raise DataNotFoundError(f"{what} {path}: no such file (cwd is {Path.cwd()}).")
-    if not path.is_file():
-        raise DataNotFoundError(f"{what} {path}: is not a file; pass a data file.")
-
-
-def _read_data(path: Path, data_format: str | None) -> list[TaggedSentence]:
-    kind = data_format or ("jsonl" if path.suffix.lower() in _JSONL_SUFFIXES else "conll")
-    reader: Callable[[Path], list[TaggedSentence]]
-    if kind == "jsonl":
-        from ..data.jsonl import read_jsonl as reader
-    else:
-        from ..data.conll import read_conll as reader
-    return reader(path)
 
 
 def _quiet_transformers() -> None:

@@ -20,7 +20,7 @@ from .. import __version__
 from ..errors import NerBertError
 from . import commands as cli_commands
 from .commands import PROG, UsageError
-from .options import RUN_KEYS, add_training_options
+from .options import DATA_FORMATS, RUN_KEYS, add_training_options
 
 __all__ = ["build_parser", "main"]
 
@@ -137,6 +137,13 @@ def _add_train_command(commands: argparse._SubParsersAction[_Parser]) -> None:
     train.add_argument("--train", type=Path, metavar="FILE", help="training data")
     train.add_argument("--dev", type=Path, metavar="FILE", help="dev data, scored every epoch")
     train.add_argument("--test", type=Path, metavar="FILE", help="test data, scored at the end")
+    train.add_argument(
+        "--dataset",
+        metavar="NAME_OR_PATH",
+        help="a Hugging Face dataset (hub name, folder, or .json/.jsonl/.csv/.parquet file, "
+        "through datasets.load_dataset) with tokens/ner_tags columns: its train, "
+        "validation and test splits stand for --train, --dev and --test",
+    )
     _add_format(train)
     train.add_argument(
         "--dump-config",
@@ -155,12 +162,19 @@ def _add_evaluate_command(commands: argparse._SubParsersAction[_Parser]) -> None
         commands,
         "evaluate",
         "score a trained model on labelled data",
-        "Predict the words of --data with the model and print entity-level precision, recall\n"
+        "Predict the words of --data (or --dataset) with the model and print entity-level\n"
+        "precision, recall\n"
         "and F1 per type, in the conlleval-compatible mode (an I-X may open a mention; the\n"
         "number papers report) and the strict IOB2 mode, side by side.",
     )
     _add_trained_model(evaluate)
-    evaluate.add_argument("--data", required=True, type=Path, metavar="FILE", help="gold data")
+    evaluate.add_argument("--data", type=Path, metavar="FILE", help="gold data")
+    evaluate.add_argument(
+        "--dataset",
+        metavar="NAME_OR_PATH",
+        help="gold data from a Hugging Face dataset instead of --data (see train --dataset)",
+    )
+    evaluate.add_argument("--split", default="test", help="split of --dataset (default: test)")
     _add_format(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
     _add_runtime(evaluate)
@@ -272,8 +286,9 @@ def _add_trained_model(parser: argparse.ArgumentParser) -> None:
 def _add_format(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format",
-        choices=("conll", "jsonl"),
-        help="data format (default: jsonl for .jsonl/.json/.ndjson files, else CoNLL columns)",
+        choices=DATA_FORMATS,
+        help="data format (default: jsonl for .jsonl/.json/.ndjson files, spacy (DocBin) for "
+        ".spacy files, else CoNLL columns; label-studio: a Label Studio JSON export)",
     )
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from ..errors import ConfigError, DataNotFoundError
 
 __all__ = [
+    "DATA_FORMATS",
     "RUN_KEYS",
     "TRAINING_ARGS_KEY",
     "add_training_options",
@@ -35,7 +36,9 @@ __all__ = [
     "training_args",
 ]
 
-RUN_KEYS = ("model", "train", "dev", "test", "format")
+RUN_KEYS = ("model", "train", "dev", "test", "dataset", "format")
+DATA_FORMATS = ("conll", "jsonl", "label-studio", "spacy")
+"""Values of ``--format`` / ``format = ...``: the reader of the data files."""
 """Keys of a config file that are not training options: what to fine-tune, on which data."""
 TRAINING_ARGS_KEY = "training_args"
 """A TOML table of ``transformers.TrainingArguments`` fields (``[training_args]``)."""
@@ -148,7 +151,7 @@ def load_toml(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
                 raise ConfigError(f"{path}: {key} must be a string, got {value!r}.")
             if key in _PATH_KEYS:
                 run[key] = path.parent / value
-            elif key == "model" and (path.parent / value).exists():
+            elif key in ("model", "dataset") and (path.parent / value).exists():
                 run[key] = str(path.parent / value)
             else:
                 run[key] = value
@@ -161,8 +164,10 @@ def load_toml(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             elif base is float and not sequence and isinstance(value, int):
                 value = float(value)
             training[key] = value
-    if run.get("format") not in (None, "conll", "jsonl"):
-        raise ConfigError(f"{path}: format must be 'conll' or 'jsonl', got {run['format']!r}.")
+    if run.get("format") not in (None, *DATA_FORMATS):
+        raise ConfigError(
+            f"{path}: format must be one of {list(DATA_FORMATS)}, got {run['format']!r}."
+        )
     return run, training
 
 

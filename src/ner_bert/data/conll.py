@@ -40,6 +40,11 @@ DOCSTART = "-DOCSTART-"
 
 _DOCSTART_LINE = "-DOCSTART- -X- -X- O"
 
+MAX_COLUMNS = 64
+"""Most columns a token line may have. CoNLL-U has 10 and OntoNotes' CoNLL-2012 files a few
+more; a line with hundreds is running text (a raw-text file passed as CoNLL), whose first
+word would otherwise be read as the only word and the rest dropped."""
+
 Locate = Callable[[int, int], str]
 """``locate(sentence_index, word_index)`` gives a location for error messages."""
 
@@ -77,8 +82,9 @@ def read_conll(
 
     Raises:
         DataNotFoundError: ``path`` does not exist or is not a file.
-        DataFormatError: The file is empty, has no sentences, cannot be decoded, or a line has
-            the wrong number of columns.
+        DataFormatError: The file is empty, has no sentences, cannot be decoded, a line has
+            the wrong number of columns, or the first token line has more than
+            :data:`MAX_COLUMNS` (running text, not CoNLL).
         TagSchemeError: A tag has a prefix the scheme does not have, or (with ``strict``) an
             IOB2 violation. The message names the file and line of the token.
         ConfigError: ``tag_column`` is out of range for the file's columns, or ``scheme`` is
@@ -301,6 +307,7 @@ class _SentenceReader:
     def _check_columns(self, lineno: int, parts: list[str], stripped: str) -> None:
         name = self.name
         if not self.n_columns:
+            _check_column_count(parts, f"{name}:{lineno}")
             self.n_columns, self.first_token_line = len(parts), lineno
             self.column = _resolve_tag_column(self.tag_column, self.n_columns, f"{name}:{lineno}")
         if len(parts) != self.n_columns:
@@ -377,6 +384,16 @@ def _parse_scheme_option(scheme: str | TagScheme) -> str | TagScheme:
         return parse_scheme(scheme)
     except ConfigError as exc:
         raise ConfigError(f"{exc} Pass scheme='auto' to detect it.") from None
+
+
+def _check_column_count(parts: list[str], where: str) -> None:
+    if len(parts) > MAX_COLUMNS:
+        raise DataFormatError(
+            f"{where}: the first token line has {len(parts)} columns (more than {MAX_COLUMNS}), "
+            f"starting {' '.join(parts[:8])!r}; this looks like running text, not CoNLL (one "
+            "word per line, then its columns and the tag). Predict raw text with "
+            "`ner-bert predict` or NERPredictor.predict, or convert it to one word per line."
+        )
 
 
 def _resolve_tag_column(tag_column: int, n_columns: int, where: str) -> int:

@@ -11,12 +11,13 @@ from typing import Any
 
 import datasets
 
+from .._words import check_strings
 from ..errors import DataFormatError, LabelError
 from ..labels import LabelSet, TagScheme
 from ..types import TaggedSentence
 from .conll import convert_tags
 
-__all__ = ["DOCUMENT_COLUMNS", "from_hf_dataset", "to_hf_dataset"]
+__all__ = ["DOCUMENT_COLUMNS", "from_hf_dataset", "hf_dataset_labels", "to_hf_dataset"]
 
 DOCUMENT_COLUMNS = ("document", "document_id", "doc_id")
 """Columns read as document ids by :func:`from_hf_dataset`, the first present one wins."""
@@ -30,16 +31,18 @@ def from_hf_dataset(
     scheme: str | TagScheme = "auto",
     strict: bool = True,
     label_names: Sequence[str] | None = None,
+    document_column: str | None = None,
 ) -> list[TaggedSentence]:
     """Read a dataset split into sentences with IOB2 tags.
 
     The tag column is a ``Sequence(ClassLabel)`` (its ``names`` give the tags), a sequence of
     strings (the tags themselves), or a sequence of integers together with ``label_names``
     (``label_names`` also overrides a ``ClassLabel``'s names). Rows become sentences in
-    order. If the dataset has a column in :data:`DOCUMENT_COLUMNS` its values give the
-    documents (numbered ``0, 1, ...`` by first appearance); otherwise every sentence is in
-    document ``0``. ``source`` and error locations are ``"<split>[<row>]"`` (``dataset[<row>]``
-    when the dataset has no split name).
+    order. The values of ``document_column`` (by default the first column of
+    :data:`DOCUMENT_COLUMNS` the dataset has) give the documents, numbered ``0, 1, ...`` by
+    first appearance; without one, every row is its own document, so document context never
+    reads across rows that may come from different articles. ``source`` and error locations
+    are ``"<split>[<row>]"`` (``dataset[<row>]`` when the dataset has no split name).
 
     Args:
         dataset: One split, e.g. ``dataset_dict["train"]``.
@@ -48,11 +51,12 @@ def from_hf_dataset(
         scheme: Tag scheme of the tags, or ``"auto"`` to detect it (see :func:`read_conll`).
         strict: Reject IOB2 violations instead of reading them as opening a mention.
         label_names: Tag names by id, for integer tags without a ``ClassLabel``.
+        document_column: Column of document ids (any hashable values).
 
     Raises:
         DataFormatError: A ``DatasetDict`` (pick a split) or not a ``Dataset``; a missing
-            column; integer tags without names; a row whose tag count differs from its word
-            count; an empty dataset.
+            column; a words column that is not lists of strings; integer tags without
+            names; a row whose tag count differs from its word count; an empty dataset.
         LabelError: A tag id outside the names' range (the message names the row).
         TagSchemeError: Tags that do not follow the scheme (the message names the row).
 
@@ -65,7 +69,9 @@ def from_hf_dataset(
         >>> from_hf_dataset(ds)[0].tags
         ('B-PER', 'I-PER', 'O')
     """
-    name = _check_dataset(dataset, (tokens_column, tags_column))
+    columns = (tokens_column, tags_column, *([document_column] if document_column else []))
+    name = _check_dataset(dataset, columns)
+    _check_tokens_feature(dataset.features[tokens_column], tokens_column, name)
     names = _tag_names(dataset.features[tags_column], tags_column, name, label_names)
     words_per_row, tags_per_row = _read_rows(dataset, tokens_column, tags_column, names, name)
     iob2 = convert_tags(
@@ -75,11 +81,37 @@ def from_hf_dataset(
         locate=lambda row, _word: f"{name}[{row}]",
         name=name,
     )
-    documents = _documents(dataset, len(iob2))
+    documents = _documents(dataset, len(iob2), document_column)
     return [
         TaggedSentence(words=tuple(w), tags=tuple(t), document=d, source=f"{name}[{row}]")
         for row, (w, t, d) in enumerate(zip(words_per_row, iob2, documents, strict=True))
     ]
+
+
+def hf_dataset_labels(dataset: Any, *, tags_column: str = "ner_tags") -> LabelSet | None:
+    """The labels a dataset declares, in its order: its tag ``ClassLabel``'s names when they
+    are IOB2 labels (``O`` and a ``B-``/``I-`` pair per type), else ``None``.
+
+    Training on such a dataset keeps that order, so the model's label ids are the dataset's
+    (as ``run_ner.py`` does).
+
+    Example:
+        >>> from datasets import ClassLabel, Dataset, Features, List, Value
+        >>> names = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+        >>> features = Features({"tokens": List(Value("string")),
+        ...                      "ner_tags": List(ClassLabel(names=names))})
+        >>> ds = Dataset.from_dict({"tokens": [["a"]], "ner_tags": [[0]]}, features=features)
+        >>> hf_dataset_labels(ds).labels
+        ('O', 'B-PER', 'I-PER', 'B-LOC', 'I-LOC')
+    """
+    features = getattr(dataset, "features", None) or {}
+    inner = getattr(features.get(tags_column), "feature", None)
+    if not isinstance(inner, datasets.ClassLabel) or "O" not in inner.names:
+        return None
+    try:
+        return LabelSet(tuple(inner.names))
+    except LabelError:  # IOB1/BIOES names, converted to IOB2 on reading
+        return None
 
 
 def to_hf_dataset(
@@ -169,7 +201,7 @@ def _read_rows(
     name: str,
 ) -> tuple[list[list[str]], list[list[str]]]:
     """The words and the tag strings of every row, checking one tag per word."""
-    words_per_row = [list(words) for words in dataset[tokens_column]]
+    words_per_row = list(dataset[tokens_column])
     raw_tags = list(dataset[tags_column])
     tags_per_row: list[list[str]] = []
     for row, (words, tags) in enumerate(zip(words_per_row, raw_tags, strict=True)):
@@ -179,7 +211,25 @@ def _read_rows(
                 "exactly one tag per word."
             )
         tags_per_row.append(_tags_of_row(tags, names, f"{name}[{row}]"))
-    return words_per_row, tags_per_row
+    return [list(words) for words in words_per_row], tags_per_row
+
+
+def _check_tokens_feature(feature: Any, column: str, name: str) -> None:
+    """The words column holds lists of strings; a column of strings would split into characters."""
+    inner = getattr(feature, "feature", None)
+    if isinstance(inner, datasets.Value) and inner.dtype in ("string", "large_string"):
+        return
+    if isinstance(feature, datasets.Value) and feature.dtype in ("string", "large_string"):
+        raise DataFormatError(
+            f"{name}: column {column!r} holds strings, not lists of words, so each row would be "
+            "read character by character. Split it into words first, e.g. "
+            f"dataset.map(lambda row: {{{column!r}: row[{column!r}].split()}}), or predict raw "
+            "text with NERPredictor.predict."
+        )
+    raise DataFormatError(
+        f"{name}: column {column!r} has type {feature}; expected a list of strings (the words), "
+        "e.g. datasets.List(datasets.Value('string'))."
+    )
 
 
 def _tag_names(
@@ -202,7 +252,8 @@ def _tag_names(
 
 def _tags_of_row(tags: Sequence[Any], names: list[str] | None, where: str) -> list[str]:
     if names is None:
-        return [str(tag) for tag in tags]
+        check_strings(tags, lambda index: f"{where}: tag {index + 1}")
+        return list(tags)
     out: list[str] = []
     for tag in tags:
         if not isinstance(tag, int) or not 0 <= tag < len(names):
@@ -214,10 +265,11 @@ def _tags_of_row(tags: Sequence[Any], names: list[str] | None, where: str) -> li
     return out
 
 
-def _documents(dataset: datasets.Dataset, n_rows: int) -> list[int]:
-    column = next((c for c in DOCUMENT_COLUMNS if c in dataset.column_names), None)
+def _documents(dataset: datasets.Dataset, n_rows: int, column: str | None) -> list[int]:
     if column is None:
-        return [0] * n_rows
+        column = next((c for c in DOCUMENT_COLUMNS if c in dataset.column_names), None)
+    if column is None:
+        return list(range(n_rows))
     index: dict[Hashable, int] = {}
     return [index.setdefault(value, len(index)) for value in dataset[column]]
 

@@ -4,7 +4,9 @@ A record is ``{"text": "...", "entities": [{"start": 0, "end": 4, "label": "PER"
 with half-open character offsets. Also accepted, for Doccano and similar exports:
 
 * the key ``"spans"`` or ``"label"`` instead of ``"entities"`` (exactly one of the three);
-* list entries ``[start, end, label]`` instead of objects (Doccano's ``"label"`` format).
+* list entries ``[start, end, label]`` instead of objects (Doccano's ``"label"`` format);
+* ``"start_offset"``/``"end_offset"`` instead of ``"start"``/``"end"`` (doccano's export of
+  entity objects).
 
 Other keys (``"id"``, ``"meta"``, ...) and other fields of an entity object are ignored.
 Blank lines are skipped.
@@ -25,12 +27,20 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataFormatError
+from .._words import check_text
+from ..errors import ConfigError, DataFormatError
 from ..labels import Span, spans_to_tags, tags_to_spans
 from ..types import TaggedSentence
 from .conll import _read_lines
 
-__all__ = ["WORD_PATTERN", "read_jsonl", "tokenize", "write_jsonl"]
+__all__ = [
+    "WORD_PATTERN",
+    "entities_to_tags",
+    "read_jsonl",
+    "sentence_text",
+    "tokenize",
+    "write_jsonl",
+]
 
 WORD_PATTERN = re.compile(r"\w+|[^\w\s]")
 """Words: runs of word characters, and every other non-space character on its own."""
@@ -106,7 +116,12 @@ def read_jsonl(path: str | os.PathLike[str], *, encoding: str = "utf-8") -> list
     return sentences
 
 
-def write_jsonl(path: str | os.PathLike[str], sentences: Iterable[TaggedSentence]) -> None:
+def write_jsonl(
+    path: str | os.PathLike[str],
+    sentences: Iterable[TaggedSentence],
+    *,
+    style: str = "entities",
+) -> None:
     """Write sentences as span JSONL, one record per sentence.
 
     The text is the words joined by single spaces; entities are the IOB2 mentions as
@@ -118,6 +133,11 @@ def write_jsonl(path: str | os.PathLike[str], sentences: Iterable[TaggedSentence
     Args:
         path: The file to write (overwritten), UTF-8.
         sentences: Sentences with IOB2 tags.
+        style: ``"entities"`` (``{"start", "end", "label"}`` objects) or ``"doccano"``
+            (doccano's import format: ``"label": [[start, end, label], ...]``).
+
+    Raises:
+        ConfigError: An unknown ``style``.
 
     Example:
         >>> import tempfile, pathlib
@@ -126,24 +146,41 @@ def write_jsonl(path: str | os.PathLike[str], sentences: Iterable[TaggedSentence
         >>> print(path.read_text(), end="")
         {"text": "Jane left", "entities": [{"start": 0, "end": 4, "label": "PER"}]}
     """
+    if style not in _STYLES:
+        raise ConfigError(f"style must be one of {list(_STYLES)}, got {style!r}.")
     out: list[str] = []
     for sentence in sentences:
-        starts: list[int] = []
-        offset = 0
-        for word in sentence.words:
-            starts.append(offset)
-            offset += len(word) + 1
-        entities = [
-            {
-                "start": starts[span.start],
-                "end": starts[span.end - 1] + len(sentence.words[span.end - 1]),
-                "label": span.label,
-            }
-            for span in tags_to_spans(sentence.tags)
-        ]
-        record = {"text": " ".join(sentence.words), "entities": entities}
+        text, spans = sentence_text(sentence)
+        entities = [{"start": start, "end": end, "label": label} for start, end, label in spans]
+        record: dict[str, Any] = {"text": text, "entities": entities}
+        if style == "doccano":
+            record = {"text": text, "label": [list(span) for span in spans]}
         out.append(json.dumps(record, ensure_ascii=False) + "\n")
     Path(path).write_text("".join(out), encoding="utf-8", newline="\n")
+
+
+_STYLES = ("entities", "doccano")
+
+
+def sentence_text(sentence: TaggedSentence) -> tuple[str, list[tuple[int, int, str]]]:
+    """A sentence as text: its words joined by single spaces, and the ``(start, end, label)``
+    character spans of its IOB2 entities in that text.
+
+    Example:
+        >>> jane = TaggedSentence(words=("Jane", "Doe", "left"), tags=("B-PER", "I-PER", "O"))
+        >>> sentence_text(jane)
+        ('Jane Doe left', [(0, 8, 'PER')])
+    """
+    starts: list[int] = []
+    offset = 0
+    for word in sentence.words:
+        starts.append(offset)
+        offset += len(word) + 1
+    spans = [
+        (starts[span.start], starts[span.end - 1] + len(sentence.words[span.end - 1]), span.label)
+        for span in tags_to_spans(sentence.tags)
+    ]
+    return " ".join(sentence.words), spans
 
 
 def _parse_record(line: str, where: str) -> tuple[list[str], list[str]]:
@@ -163,6 +200,7 @@ def _parse_record(line: str, where: str) -> tuple[list[str], list[str]]:
     if not isinstance(text, str):
         problem = "has no 'text'" if text is None else f"has a {type(text).__name__} 'text'"
         raise DataFormatError(f"{where}: the record {problem}; expected a string.")
+    check_text(text, f"{where}: the record's 'text'")  # JSON can escape a lone surrogate
     keys = [key for key in _ENTITY_KEYS if key in record]
     if len(keys) != 1:
         found = f"found {keys}" if keys else f"found keys {sorted(record)}"
@@ -175,6 +213,16 @@ def _parse_record(line: str, where: str) -> tuple[list[str], list[str]]:
         raise DataFormatError(
             f"{where}: {keys[0]!r} must be a list of entities, got {type(entries).__name__}."
         )
+    return entities_to_tags(text, entries, where)
+
+
+def entities_to_tags(text: str, entries: list[Any], where: str) -> tuple[list[str], list[str]]:
+    """The words of ``text`` (:data:`WORD_PATTERN`) and their IOB2 tags for character-offset
+    entities (objects or ``[start, end, label]`` lists, as in a record).
+
+    Raises:
+        DataFormatError: See :func:`read_jsonl`; messages start with ``where``.
+    """
     tokens = tokenize(text)
     if not tokens:
         raise DataFormatError(
@@ -209,6 +257,7 @@ def _parse_record(line: str, where: str) -> tuple[list[str], list[str]]:
 
 def _parse_entity(entry: Any, where: str, length: int) -> tuple[int, int, str]:
     if isinstance(entry, dict):
+        entry = {_DOCCANO_KEYS.get(key, key): value for key, value in entry.items()}
         missing = [key for key in ("start", "end", "label") if key not in entry]
         if missing:
             raise DataFormatError(
@@ -248,6 +297,10 @@ def _parse_entity(entry: Any, where: str, length: int) -> tuple[int, int, str]:
             f"{length} characters."
         )
     return start, end, label
+
+
+_DOCCANO_KEYS = {"start_offset": "start", "end_offset": "end"}
+"""doccano's entity fields, read as ours."""
 
 
 def _is_int(value: Any) -> bool:

@@ -24,12 +24,13 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from ..errors import ModelLoadError
 
 __all__ = [
     "atomic_text_file",
+    "atomic_write_bytes",
     "atomic_write_text",
     "file_manifest",
     "staged_folder",
@@ -48,14 +49,27 @@ def atomic_write_text(path: Path, text: str) -> None:
         handle.write(text)
 
 
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    with _atomic_file(path, "wb") as handle:
+        handle.write(data)
+
+
 @contextlib.contextmanager
 def atomic_text_file(path: Path) -> Iterator[IO[str]]:
     """A text file to write that appears at ``path`` only when complete (on leaving the
     ``with`` block); an exception or a kill leaves ``path`` as it was."""
+    with _atomic_file(path, "w") as handle:
+        yield handle
+
+
+@contextlib.contextmanager
+def _atomic_file(path: Path, mode: str) -> Iterator[Any]:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        encoding = None if "b" in mode else "utf-8"
+        with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

@@ -4,7 +4,7 @@ A directory saved by ner_bert is a plain Hugging Face token-classification check
 (``config.json`` with real ``id2label``/``label2id``, ``model.safetensors``, tokenizer files),
 so ``transformers.pipeline("token-classification", model=path)`` loads it, plus one small
 ``ner_bert.json`` metadata file (library version, tag scheme, max length, training config,
-final metrics, context settings).
+final metrics, context settings) and a model card, ``README.md``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from typing import Any
 from ..errors import ConfigError, DataNotFoundError, ModelLoadError
 from ..labels import LabelSet
 from .atomic import atomic_write_text, file_manifest, staged_folder
+from .card import model_card
 
 __all__ = [
+    "CARD_FILE",
     "CHECKPOINT_PREFIX",
     "CONFIG_FILE",
     "METADATA_FILE",
@@ -45,6 +47,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 METADATA_FILE = "ner_bert.json"
+CARD_FILE = "README.md"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
@@ -241,7 +244,8 @@ def save_model(
     *,
     overwrite: bool = False,
 ) -> None:
-    """Save weights (safetensors), tokenizer, config with real labels and ``ner_bert.json``.
+    """Save weights (safetensors), tokenizer, config with real labels, ``ner_bert.json`` and
+    a model card (``README.md``, see :mod:`ner_bert.model.card`).
 
     The folder is written beside ``directory`` and swapped in at the end, so a kill leaves
     the old folder or the new one, never a mix; ``ner_bert.json`` lists the size and SHA-256
@@ -265,7 +269,8 @@ def save_model(
             **metadata,
             "library_version": __version__,
             "labels": list(labels.labels),
-            "files": file_manifest(staging),
         }
-        write_metadata(staging, meta)
+        files = file_manifest(staging)  # not the card: users edit it before they share it
+        atomic_write_text(staging / CARD_FILE, model_card(meta, name=directory.resolve().name))
+        write_metadata(staging, {**meta, "files": files})
     logger.info("saved model to %s (%s)", directory, METADATA_FILE)

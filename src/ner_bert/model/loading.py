@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +28,20 @@ from .files import (
     WEIGHTS_FILE,
     read_metadata,
 )
+from .head import load_with_new_head
+from .source import (
+    LOAD_ERRORS,
+    NO_HUB_OPTIONS,
+    HubOptions,
+    ModelSource,
+    hub_metadata,
+    looks_local,
+    source_hint,
+)
 
 __all__ = [
     "MAX_WINDOW",
+    "HubOptions",
     "LoadedModel",
     "check_model_dir",
     "load_encoder_config",
@@ -46,9 +56,6 @@ MAX_WINDOW = 512
 """Longest default input in tokens: longer-context encoders are read in windows of this size
 unless ``max_length`` asks for more (attention cost grows with the square of the length)."""
 
-# What transformers raises for a folder or hub name it cannot load.
-_LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, ImportError)
-
 
 @dataclass
 class LoadedModel:
@@ -59,28 +66,6 @@ class LoadedModel:
     labels: LabelSet
     metadata: dict[str, Any]
     path: Path | None
-
-
-def _looks_local(path_or_name: str | Path) -> bool:
-    if isinstance(path_or_name, Path):
-        return True
-    text = str(path_or_name)
-    return (
-        os.path.isabs(text)
-        or text.startswith((".", "~"))
-        or text.count("/") > 1
-        or os.sep in text.replace("/", "")
-        or Path(text).exists()
-    )
-
-
-def _hint(source: str) -> str:
-    if Path(source).expanduser().exists():
-        return "check the folder holds a saved model (config.json) and its tokenizer files"
-    return (
-        "pass an existing local directory or a Hugging Face model name (the hub is needed "
-        "for names that are not cached)"
-    )
 
 
 def _check_exists(directory: Path) -> None:
@@ -144,7 +129,9 @@ def check_model_dir(directory: Path) -> dict[str, Any] | None:
     return metadata
 
 
-def load_tokenizer(source: str | Path, *, trust_remote_code: bool = False) -> Any:
+def load_tokenizer(
+    source: str | Path, *, trust_remote_code: bool = False, hub: HubOptions = NO_HUB_OPTIONS
+) -> Any:
     """A fast tokenizer for ``source``; byte-level BPE ones get ``add_prefix_space=True``.
 
     Raises:
@@ -153,19 +140,23 @@ def load_tokenizer(source: str | Path, *, trust_remote_code: bool = False) -> An
     from transformers import AutoTokenizer
 
     local = Path(source).expanduser()
-    is_dir = _looks_local(source) and local.is_dir()
+    is_dir = looks_local(source) and local.is_dir()
     has_vocabulary = is_dir and any((local / name).is_file() for name in TOKENIZER_FILES)
     if is_dir and not has_vocabulary and not (local / "tokenizer_config.json").is_file():
         raise ModelLoadError(_tokenizer_missing(local))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(source), trust_remote_code=trust_remote_code)
-    except _LOAD_ERRORS as exc:
+        tokenizer = AutoTokenizer.from_pretrained(
+            str(source), trust_remote_code=trust_remote_code, **hub.kwargs()
+        )
+    except Exception as exc:  # the Rust tokenizers library raises plain Exception
+        if not isinstance(exc, LOAD_ERRORS) and type(exc) is not Exception:
+            raise
         if is_dir and not (local / "tokenizer.json").is_file():
             raise ModelLoadError(_tokenizer_missing(local)) from exc
         raise ModelLoadError(
             f"{source}: could not load a tokenizer ({type(exc).__name__}: {exc}); "
-            f"{_hint(str(source))}. A model directory must contain its tokenizer "
-            "(tokenizer.save_pretrained(path))."
+            f"{source_hint(str(source))}. A model directory must contain its tokenizer "
+            "(tokenizer.save_pretrained(path)); a corrupt tokenizer.json must be saved again."
         ) from exc
     if isinstance(tokenizer, bool) or not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(
@@ -180,9 +171,12 @@ def load_tokenizer(source: str | Path, *, trust_remote_code: bool = False) -> An
         # text; pre-split words must all be encoded as if preceded by a space.
         try:
             tokenizer = AutoTokenizer.from_pretrained(
-                str(source), add_prefix_space=True, trust_remote_code=trust_remote_code
+                str(source),
+                add_prefix_space=True,
+                trust_remote_code=trust_remote_code,
+                **hub.kwargs(),
             )
-        except _LOAD_ERRORS as exc:  # pragma: no cover - loaded fine a moment ago
+        except LOAD_ERRORS as exc:  # pragma: no cover - loaded fine a moment ago
             raise ModelLoadError(f"{source}: could not reload the tokenizer ({exc}).") from exc
     return tokenizer
 
@@ -192,7 +186,7 @@ def _is_byte_level(tokenizer: Any) -> bool:
     return backend is not None and "ByteLevel" in repr(backend.pre_tokenizer)
 
 
-def load_encoder_config(source: str) -> Any:
+def load_encoder_config(source: str, *, hub: HubOptions = NO_HUB_OPTIONS) -> Any:
     """The model's ``transformers`` config, after checking it is a bidirectional encoder.
 
     Raises:
@@ -205,16 +199,16 @@ def load_encoder_config(source: str) -> Any:
         AutoConfig,
     )
 
-    if _looks_local(source):
+    if looks_local(source):
         directory = Path(source).expanduser()
         _check_exists(directory)
         _check_config_file(directory)
     try:
-        config = AutoConfig.from_pretrained(source)
-    except _LOAD_ERRORS as exc:
+        config = AutoConfig.from_pretrained(source, **hub.kwargs())
+    except LOAD_ERRORS as exc:
         raise ModelLoadError(
             f"{source}: could not load the model config ({type(exc).__name__}: {exc}); "
-            f"{_hint(source)}."
+            f"{source_hint(source)}."
         ) from exc
     kind = getattr(config, "model_type", type(config).__name__)
     if getattr(config, "is_encoder_decoder", False):
@@ -317,6 +311,7 @@ def load_model(
     new_head: bool = False,
     tokenizer: Any = None,
     trust_remote_code: bool = False,
+    hub: HubOptions = NO_HUB_OPTIONS,
 ) -> LoadedModel:
     """Load a token-classification model, its fast tokenizer, labels and ``ner_bert.json``.
 
@@ -328,101 +323,41 @@ def load_model(
         new_head: Load an encoder for fine-tuning (training) rather than a trained model.
         tokenizer: A tokenizer already loaded from ``path_or_name`` (else it is loaded).
         trust_remote_code: Allow model code from the folder or hub (off by default).
+        hub: Revision, token, cache and offline options for a hub name.
 
     Raises:
         ModelLoadError: Missing/corrupt files (named), a slow-only tokenizer, a checkpoint
             without a token-classification head, or a hub name that cannot be fetched.
         LabelError: Generic ``LABEL_<n>`` names without ``labels=``, or non-IOB2 labels.
     """
-    path = Path(path_or_name).expanduser() if _looks_local(path_or_name) else None
+    path = Path(path_or_name).expanduser() if looks_local(path_or_name) else None
     source = str(path) if path is not None else str(path_or_name)
-    metadata = (check_model_dir(path) if path is not None else None) or {}
+    if path is not None:
+        metadata = check_model_dir(path) or {}
+    else:  # an encoder to fine-tune needs no ner_bert.json: spare the request
+        metadata = ({} if new_head else hub_metadata(source, hub)) or {}
     if tokenizer is None:
-        tokenizer = load_tokenizer(source, trust_remote_code=trust_remote_code)
+        tokenizer = load_tokenizer(source, trust_remote_code=trust_remote_code, hub=hub)
+    loader = ModelSource(source, trust_remote_code, hub)
     if new_head:
         if labels is None:
             raise ConfigError("load_model(new_head=True) needs the labels of the new head.")
         label_set = labels if isinstance(labels, LabelSet) else LabelSet(tuple(labels))
-        model = _load_with_new_head(source, label_set, trust_remote_code)
+        model = load_with_new_head(loader, label_set)
     else:
-        model = _load_trained(source, labels, trust_remote_code)
+        model = _load_trained(loader, labels)
         label_set = _resolve_labels(labels, metadata, model.config)
     model.config.id2label = label_set.id2label
     model.config.label2id = label_set.label2id
     return LoadedModel(model, tokenizer, label_set, metadata, path)
 
 
-def _from_pretrained(source: str, trust_remote_code: bool, **options: Any) -> Any:
-    from transformers import AutoModelForTokenClassification
-
-    try:
-        return AutoModelForTokenClassification.from_pretrained(
-            source, use_safetensors=True, trust_remote_code=trust_remote_code, **options
-        )
-    except (*_LOAD_ERRORS, RuntimeError) as exc:
-        raise ModelLoadError(
-            f"{source}: could not load the model weights ({type(exc).__name__}: {exc}); "
-            f"{_hint(source)}."
-        ) from exc
-    except Exception as exc:  # safetensors raises its own SafetensorError for corrupt files
-        if type(exc).__name__ != "SafetensorError":
-            raise
-        raise ModelLoadError(f"{source}: corrupt {WEIGHTS_FILE}: {exc}") from exc
-
-
-def _load_trained(
-    source: str, labels: Sequence[str] | LabelSet | None, trust_remote_code: bool
-) -> Any:
-    model, info = _from_pretrained(source, trust_remote_code, output_loading_info=True)
+def _load_trained(loader: ModelSource, labels: Sequence[str] | LabelSet | None) -> Any:
+    model, info = loader.model(output_loading_info=True)
     missing = [key for key in info.get("missing_keys", []) if "classifier" in key]
     if missing and labels is None:
         raise ModelLoadError(
-            f"{source}: the checkpoint has no token-classification head (missing {missing[0]}); "
-            "fine-tune it with NERTrainer first."
+            f"{loader.source}: the checkpoint has no token-classification head (missing "
+            f"{missing[0]}); fine-tune it with NERTrainer first."
         )
     return model
-
-
-def _load_with_new_head(source: str, labels: LabelSet, trust_remote_code: bool) -> Any:
-    model = _from_pretrained(
-        source,
-        trust_remote_code,
-        num_labels=len(labels),
-        id2label=labels.id2label,
-        label2id=labels.label2id,
-        ignore_mismatched_sizes=True,
-    )
-    old = _saved_labels(source, trust_remote_code)
-    if old is not None and old.labels != labels.labels and len(old) == len(labels):
-        logger.warning(
-            "%s: its head was trained for labels %s, not %s; re-initializing the head.",
-            source,
-            list(old.labels),
-            list(labels.labels),
-        )
-        _reset_head(model)
-    return model
-
-
-def _saved_labels(source: str, trust_remote_code: bool) -> LabelSet | None:
-    """The labels a checkpoint's head was trained for, if it names real ones."""
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
-    try:
-        return LabelSet.from_id2label(getattr(config, "id2label", {}) or {})
-    except LabelError:
-        return None
-
-
-def _reset_head(model: Any) -> None:
-    import torch
-
-    head = getattr(model, "classifier", None)
-    if not isinstance(head, torch.nn.Linear):
-        return
-    std = float(getattr(model.config, "initializer_range", 0.02))
-    with torch.no_grad():
-        head.weight.normal_(0.0, std)
-        if head.bias is not None:
-            head.bias.zero_()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import ConfigError
+from .._words import check_strings as _check_strings
+from ..errors import ConfigError, InputTypeError
 
 __all__ = ["check_documents", "check_string_lists", "check_strings", "progress_bar"]
 
@@ -20,21 +21,18 @@ def check_documents(documents: Sequence[int], n: int) -> None:
 
 
 def check_string_lists(items: Sequence[Any], name: str, expected: str) -> None:
+    """Every item of ``items`` is a list of strings (``name[i][j]`` names a bad one)."""
     for index, inner in enumerate(items):
         if isinstance(inner, str) or not isinstance(inner, Sequence):
-            raise TypeError(
+            raise InputTypeError(
                 f"{name}[{index}] is a {type(inner).__name__}; expected a sequence of {expected}."
             )
         check_strings(inner, 0, f"{name}[{index}]")
 
 
 def check_strings(items: Sequence[Any], offset: int, name: str) -> None:
-    for index, item in enumerate(items):
-        if not isinstance(item, str):
-            raise TypeError(
-                f"{name}[{offset + index}] is {type(item).__name__}"
-                f"{'' if item is None else ' ' + repr(item)[:40]}; expected a str."
-            )
+    """Every item is a ``str`` a tokenizer reads (``name[offset + i]`` names a bad one)."""
+    _check_strings(items, lambda index: f"{name}[{offset + index}]")
 
 
 def progress_bar(enabled: bool) -> Any:

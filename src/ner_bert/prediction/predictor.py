@@ -6,17 +6,16 @@ import itertools
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
 from ..config import PredictionConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, InputTypeError
 from ..labels import LabelSet
 from ..model.device import precision_name, resolve_device, resolve_precision
-from ..model.files import save_model
 from ..model.forward import SubwordScorer, context_settings, quantize
-from ..model.loading import load_model, window_length
+from ..model.loading import window_length
 from ..subwords.decoding import (
     char_entities,
     decode_tags,
@@ -29,6 +28,7 @@ from ..subwords.inputs import document_chunks
 from ..subwords.segmentation import Segmentation, parse_segmentation, segment_sentences
 from ..types import Entity, WordPrediction
 from ._inputs import check_documents, check_string_lists, check_strings, progress_bar
+from ._saving import SavedPredictorMixin
 
 __all__ = ["NERPredictor"]
 
@@ -38,7 +38,7 @@ _CHUNK_BATCHES = 32
 """predict_stream sorts and batches this many batches' worth of texts at a time."""
 
 
-class NERPredictor:
+class NERPredictor(SavedPredictorMixin):
     """Named-entity recognition with a token-classification model.
 
     Build it with :meth:`from_pretrained`. One predictor can be shared by several threads.
@@ -120,84 +120,6 @@ class NERPredictor:
             self._context_size,
         )
 
-    # -- construction and saving ------------------------------------------------------------
-
-    @classmethod
-    def from_pretrained(
-        cls,
-        path_or_name: str | Path,
-        *,
-        device: str | None = None,
-        labels: Sequence[str] | LabelSet | None = None,
-        config: PredictionConfig | None = None,
-        trust_remote_code: bool = False,
-    ) -> NERPredictor:
-        """Load a model saved by :class:`~ner_bert.NERTrainer` or any HF token classifier.
-
-        Only ``safetensors`` weights are loaded, and remote code only runs if asked.
-
-        Args:
-            path_or_name: A local model directory or a Hugging Face hub name.
-            device: Overrides ``config.device`` (``"cpu"``, ``"cuda"``, ...).
-            labels: The IOB2 labels in id order, for checkpoints whose config has generic
-                ``LABEL_0`` names (or to override the saved ones).
-            config: Prediction options; without one, the aggregation saved in the model's
-                ``ner_bert.json`` is used.
-            trust_remote_code: Allow custom modeling code from the checkpoint.
-
-        Raises:
-            ModelLoadError: The directory, ``config.json``, the weights or the tokenizer is
-                missing or unreadable (the message names the file).
-            LabelError: The labels are generic ``LABEL_<n>`` names or not IOB2.
-
-        Example:
-            >>> NERPredictor.from_pretrained("/no/such/model")
-            Traceback (most recent call last):
-            ...
-            ner_bert.errors.ModelLoadError: /no/such/model: model directory not found; ...
-        """
-        loaded = load_model(path_or_name, labels=labels, trust_remote_code=trust_remote_code)
-        if config is None:
-            aggregation = loaded.metadata.get("aggregation", "first")
-            config = PredictionConfig(aggregation=str(aggregation))
-        if device is not None:
-            config = PredictionConfig.from_dict({**config.to_dict(), "device": device})
-        return cls(
-            loaded.model,
-            loaded.tokenizer,
-            loaded.labels,
-            config=config,
-            metadata=loaded.metadata,
-            model_path=loaded.path,
-        )
-
-    def save(self, path: str | Path, *, overwrite: bool = False) -> None:
-        """Write a loadable model directory: weights, tokenizer, config and ``ner_bert.json``.
-
-        The directory is a plain Hugging Face checkpoint, so ``transformers.pipeline`` loads
-        it too. A quantized predictor saves its original (unquantized) weights. The folder is
-        written beside ``path`` and swapped in at the end: a kill leaves the old folder or
-        the new one.
-
-        Args:
-            path: The model directory.
-            overwrite: Replace an existing ner_bert model directory at ``path`` (never a
-                folder that is not one).
-
-        Raises:
-            ConfigError: ``path`` exists and is not a ner_bert model directory, or is one and
-                ``overwrite`` is off.
-        """
-        metadata = {**self._metadata, "aggregation": self.config.aggregation}
-        save_model(
-            Path(path),
-            self._saveable,
-            self._tokenizer,
-            self._labels,
-            metadata,
-            overwrite=overwrite,
-        )
-
     @property
     def labels(self) -> LabelSet:
         """The model's IOB2 labels."""
@@ -230,6 +152,32 @@ class NERPredictor:
 
     # -- public prediction API --------------------------------------------------------------
 
+    @overload  # a str is a Sequence[str] too; as in typeshed, the str overload comes first
+    def __call__(  # type: ignore[overload-overlap]
+        self, inputs: str, *, batch_size: int | None = None
+    ) -> list[Entity]: ...
+
+    @overload
+    def __call__(
+        self, inputs: Sequence[str], *, batch_size: int | None = None
+    ) -> list[list[Entity]]: ...
+
+    def __call__(
+        self, inputs: str | Sequence[str], *, batch_size: int | None = None
+    ) -> list[Entity] | list[list[Entity]]:
+        """Find entities like a ``transformers`` pipeline: one text, or a list of texts.
+
+        ``predictor(text)`` is :meth:`predict_text` and ``predictor(texts)`` is :meth:`predict`
+        (the result's shape follows the input's, as a pipeline's does).
+
+        Example:
+            >>> predictor("John lives in Paris.")  # doctest: +SKIP
+            [Entity(label='PER', start=0, end=4, text='John', score=0.99), ...]
+        """
+        if isinstance(inputs, str):
+            return self.predict([inputs], batch_size=batch_size)[0]
+        return self.predict(inputs, batch_size=batch_size)
+
     def predict(self, texts: Sequence[str], *, batch_size: int | None = None) -> list[list[Entity]]:
         """Find the entities of each text.
 
@@ -243,11 +191,12 @@ class NERPredictor:
             One list of entities per text, in text order, each sorted by offset.
 
         Raises:
-            TypeError: ``texts`` is a single string, or an item is not a string (the message
+            InputTypeError: ``texts`` is a single string, or an item is not a string (the message
                 names the index).
+            DataFormatError: An item holds a lone surrogate (the message names its index).
         """
         if isinstance(texts, str):
-            raise TypeError("predict() takes a sequence of strings; use predict_text(text).")
+            raise InputTypeError("predict() takes a sequence of strings; use predict_text(text).")
         return list(
             self.predict_stream(texts, batch_size=batch_size, progress=self.config.progress_bar)
         )
@@ -255,7 +204,7 @@ class NERPredictor:
     def predict_text(self, text: str) -> list[Entity]:
         """Find the entities of one text (see :meth:`predict`)."""
         if not isinstance(text, str):
-            raise TypeError(f"predict_text() takes a str, got {type(text).__name__}.")
+            raise InputTypeError(f"predict_text() takes a str, got {type(text).__name__}.")
         return self.predict([text])[0]
 
     def predict_stream(
@@ -272,10 +221,11 @@ class NERPredictor:
             progress: Show a tqdm progress bar (texts done).
 
         Raises:
-            TypeError: An item is not a string (the message names its index).
+            InputTypeError: An item is not a string (the message names its index).
+            DataFormatError: An item holds a lone surrogate (the message names its index).
         """
         if isinstance(texts, str):
-            raise TypeError("predict_stream() takes an iterable of strings, not one string.")
+            raise InputTypeError("predict_stream() takes an iterable of strings, not one string.")
         size = self._batch_size(batch_size)
         bar = progress_bar(progress)
         iterator = iter(texts)
@@ -314,8 +264,9 @@ class NERPredictor:
             batch_size: Overrides ``config.batch_size``.
 
         Raises:
-            TypeError: ``sentences`` or a sentence is a string, or a word is not a string
+            InputTypeError: ``sentences`` or a sentence is a string, or a word is not a string
                 (the message names the indices).
+            DataFormatError: A word holds a lone surrogate (the message names the indices).
             ConfigError: ``documents`` does not have one id per sentence.
 
         Example:
@@ -325,7 +276,9 @@ class NERPredictor:
             ['B-PER', 'O', 'B-LOC']
         """
         if isinstance(sentences, str):
-            raise TypeError("predict_words() takes a sequence of word sequences, not a string.")
+            raise InputTypeError(
+                "predict_words() takes a sequence of word sequences, not a string."
+            )
         check_string_lists(sentences, "sentences", "words such as ['John', 'lives', 'here']")
         size = self._batch_size(batch_size)
         if documents is not None:
@@ -363,7 +316,9 @@ class NERPredictor:
             sentence string (``entity.text == sentence[entity.start:entity.end]``).
 
         Raises:
-            TypeError: ``documents`` or a document is a string, or a sentence is not a string.
+            InputTypeError: ``documents`` or a document is a string, or a sentence is not a
+                string.
+            DataFormatError: A sentence holds a lone surrogate (the message names it).
 
         Example:
             >>> predictor = NERPredictor.from_pretrained("my-ner-model")  # doctest: +SKIP
@@ -373,7 +328,9 @@ class NERPredictor:
             [['John', 'Paris'], ['Mary']]
         """
         if isinstance(documents, str):
-            raise TypeError("predict_documents() takes a sequence of documents (lists of str).")
+            raise InputTypeError(
+                "predict_documents() takes a sequence of documents (lists of str)."
+            )
         sentences: list[str] = []
         ids: list[int] = []
         check_string_lists(

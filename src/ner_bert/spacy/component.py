@@ -83,6 +83,7 @@ from spacy.util import SimpleFrozenList
 
 from ..errors import ConfigError, ModelLoadError
 from ..subwords.decoding import parse_aggregation
+from ._colors import add_label_colors
 from ._loading import (
     ADD_PIPE_HINT,
     MODEL_DIR,
@@ -176,7 +177,7 @@ class NerBertComponent:
     # -- model -------------------------------------------------------------------------
 
     def _load(self, location: "str | Path") -> "NERPredictor":
-        return load_predictor(
+        predictor = load_predictor(
             location,
             component=self.name,
             aggregation=self.aggregation,
@@ -184,6 +185,8 @@ class NerBertComponent:
             device=self.device,
             labels=self.label_names,
         )
+        add_label_colors(predictor.labels.entity_types)  # for displacy.render
+        return predictor
 
     @property
     def predictor(self) -> "NERPredictor":
@@ -217,6 +220,27 @@ class NerBertComponent:
         """Load the model if none is loaded yet (``nlp.initialize()``, or called on the
         component alone); no training. A loaded model (e.g. by ``from_disk``) is kept."""
         _ = self.predictor
+
+    def update(self, examples: Iterable[Example], **kwargs: Any) -> dict[str, float]:
+        """Refuse spaCy training: ``nlp.update`` and ``spacy train`` do not fine-tune this
+        component (they would run to the end with its score where it started).
+
+        Fine-tune with ner_bert on the same ``.spacy`` corpus, then add the trained folder:
+        ``ner-bert train --model bert-base-cased --train train.spacy --dev dev.spacy
+        --output my-ner``. In ``spacy train``, list the component under
+        ``[training] frozen_components`` (or annotating_components) to keep it as it is.
+
+        Raises:
+            ConfigError: Always.
+        """
+        raise ConfigError(
+            "the ner_bert component is not trained by nlp.update / spacy train (it would stay "
+            "as it is); fine-tune it on the same corpus with `ner-bert train --model "
+            "<encoder> --train train.spacy --dev dev.spacy --output <folder>` (or "
+            "NERTrainer with ner_bert.spacy.docbin.read_docbin), then set the component's "
+            "model to <folder>. To keep it in a spaCy training config, list it under "
+            "[training] frozen_components."
+        )
 
     # -- prediction --------------------------------------------------------------------
 

@@ -18,9 +18,14 @@ from ..types import TaggedSentence
 __all__ = [
     "WindowDataset",
     "as_sentences",
+    "check_context_documents",
+    "data_statistics",
+    "declared_labels",
     "resolve_labels",
+    "split_dataset_dict",
     "training_windows",
     "warn_unseen",
+    "warn_untokenized_entities",
     "window_dataset",
 ]
 
@@ -53,6 +58,83 @@ def as_sentences(data: Any, name: str) -> list[TaggedSentence]:
     if not any(len(s) for s in sentences):
         raise DataFormatError(f"the {name} data has no words (every sentence is empty).")
     return sentences
+
+
+_EVAL_SPLITS = ("validation", "valid", "dev")
+"""Split names of a ``DatasetDict`` used as eval data when no eval data is given."""
+
+
+def split_dataset_dict(train: Any, eval: Any) -> tuple[Any, Any]:
+    """``train(DatasetDict)``: its ``train`` split, and a validation split as eval data
+    (unless eval data is given). Anything else is returned as it is.
+
+    Raises:
+        DataFormatError: A ``DatasetDict`` without a ``train`` split.
+    """
+    if type(train).__name__ not in ("DatasetDict", "IterableDatasetDict"):
+        return train, eval
+    splits = list(train)
+    if "train" not in splits:
+        raise DataFormatError(
+            f"the DatasetDict has splits {splits} but no 'train'; pass the split to train on, "
+            f"e.g. trainer.train(dataset[{splits[0]!r}])."
+            if splits
+            else "the DatasetDict is empty."
+        )
+    if eval is None:
+        found = next((name for name in _EVAL_SPLITS if name in splits), None)
+        eval = None if found is None else train[found]
+        if found is not None:
+            logger.info("training on the DatasetDict's 'train' split, evaluating on %r", found)
+    return train["train"], eval
+
+
+def declared_labels(data: Any) -> LabelSet | None:
+    """The labels a ``datasets.Dataset`` declares in its ``ClassLabel`` (kept in their order),
+    or ``None`` for other data."""
+    if not type(data).__module__.startswith("datasets"):
+        return None
+    from ..data.hf_datasets import hf_dataset_labels
+
+    return hf_dataset_labels(data)
+
+
+def check_context_documents(sentences: Sequence[TaggedSentence], context_size: int) -> None:
+    """Document context needs documents: refuse data where each sentence is its own one.
+
+    Raises:
+        ConfigError: ``context_size > 0`` and no two sentences share a document.
+    """
+    if context_size <= 0 or len(sentences) < 2:
+        return
+    if len({s.document for s in sentences}) == len(sentences):
+        raise ConfigError(
+            f"context_size={context_size} reads each sentence with its document, but every "
+            f"one of the {len(sentences)} training sentences is its own document (a dataset "
+            "without a document column, or TaggedSentence(document=...) all different). Give "
+            "the documents (from_hf_dataset(..., document_column=...), -DOCSTART- lines in "
+            "CoNLL) or train with context_size=0."
+        )
+
+
+def data_statistics(sentences: Sequence[TaggedSentence]) -> dict[str, Any]:
+    """Sentences, documents, words and entity mentions per type (IOB2 tags).
+
+    Example:
+        >>> data_statistics([TaggedSentence(words=("Jane", "Doe"), tags=("B-PER", "I-PER"))])
+        {'sentences': 1, 'documents': 1, 'words': 2, 'entities': {'PER': 1}}
+    """
+    mentions: dict[str, int] = {}
+    for sentence in sentences:
+        for tag in sentence.tags:
+            if tag.startswith("B-"):
+                mentions[tag[2:]] = mentions.get(tag[2:], 0) + 1
+    return {
+        "sentences": len(sentences),
+        "documents": len({s.document for s in sentences}),
+        "words": sum(len(s) for s in sentences),
+        "entities": dict(sorted(mentions.items())),
+    }
 
 
 def resolve_labels(
@@ -156,6 +238,7 @@ def training_windows(
 ) -> list[Window]:
     """The labelled model inputs of ``sentences`` (windows, or document segments)."""
     encoded = encoder.encode_words([s.words for s in sentences])
+    warn_untokenized_entities(sentences, [e.word_ids for e in encoded])
     return make_windows(
         encoded,
         encoder,
@@ -166,6 +249,34 @@ def training_windows(
         documents=[s.document for s in sentences],
         context_size=context_size,
     )
+
+
+def warn_untokenized_entities(
+    sentences: Sequence[TaggedSentence], word_ids: Sequence[Sequence[int | None]]
+) -> None:
+    """Warn about entity words the tokenizer drops (no subword): their tags cannot be learned.
+
+    Such words are only characters the tokenizer removes (control or zero-width characters,
+    an empty string); they are tagged ``O`` at prediction, and the run should not lose them
+    without a word.
+    """
+    lost: list[tuple[TaggedSentence, int]] = []
+    for sentence, ids in zip(sentences, word_ids, strict=True):
+        kept = set(ids)
+        lost += [
+            (sentence, i) for i, tag in enumerate(sentence.tags) if tag != "O" and i not in kept
+        ]
+    if lost:
+        sentence, index = lost[0]
+        logger.warning(
+            "%d entity word(s) give no subword with this tokenizer, so their tags cannot be "
+            "learned; the first is word %d %r (tag %s) of %s. Fix or drop them in the data.",
+            len(lost),
+            index + 1,
+            sentence.words[index],
+            sentence.tags[index],
+            sentence.source or f"the sentence {sentence.words[:8]}",
+        )
 
 
 def window_dataset(

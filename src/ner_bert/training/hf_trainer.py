@@ -15,7 +15,7 @@ import pickle
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,10 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from ..errors import ModelLoadError
 from ..evaluation import EvaluationReport
-from .data import WindowDataset
+from ..labels import LabelSet
+from ..types import TaggedSentence
+from .data import WindowDataset, data_statistics
+from .result import TrainingResult, history_from_log
 
 __all__ = [
     "EpochCallback",
@@ -35,6 +38,7 @@ __all__ = [
     "evaluation_metrics",
     "run_folder",
     "train_refusing_pickles",
+    "training_result",
 ]
 
 logger = logging.getLogger("ner_bert.training")
@@ -195,3 +199,37 @@ def run_folder(checkpoint_dir: str | None) -> Iterator[str]:
         state.wait_for_everyone()
         if state.is_main_process:
             shutil.rmtree(str(name[0]), ignore_errors=True)
+
+
+def training_result(
+    backend: Any,
+    *,
+    labels: LabelSet,
+    train: Sequence[TaggedSentence],
+    eval: Sequence[TaggedSentence] | None,
+    seconds: float,
+    rescore: Callable[[], EvaluationReport],
+) -> TrainingResult:
+    """The :class:`TrainingResult` of a finished Trainer: its log and its best model's report
+    (``rescore()`` when the best step was evaluated before a resume, so its report is gone)."""
+    state = backend.state
+    timing = next(c for c in backend.callback_handler.callbacks if isinstance(c, TimingCallback))
+    history = history_from_log(state.log_history, timing.times, timing.started)
+    best_step = state.best_global_step if eval is not None else None
+    best_eval = None
+    if eval is not None:
+        best_eval = backend.reports.get(best_step) or rescore()
+    return TrainingResult(
+        history=history,
+        best_epoch=next((e.epoch for e in history if e.step == best_step), None),
+        best_step=best_step,
+        best_eval=best_eval,
+        global_steps=state.global_step,
+        seconds=seconds,
+        stopped_early=state.global_step < state.max_steps,
+        labels=labels.labels,
+        data={
+            "train": data_statistics(train),
+            "eval": None if eval is None else data_statistics(eval),
+        },
+    )

@@ -54,6 +54,8 @@ class TrainingResult:
         seconds: Wall time of this call.
         stopped_early: Early stopping ended the run before ``epochs``.
         labels: The model's labels.
+        data: Statistics of the training and eval data (``{"train": {...}, "eval": {...}}``:
+            sentences, documents, words and entity mentions per type), for the model card.
     """
 
     history: tuple[HistoryEntry, ...]
@@ -64,6 +66,7 @@ class TrainingResult:
     stopped_early: bool = False
     labels: tuple[str, ...] = field(default=())
     best_step: int | None = None
+    data: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def best_f1(self) -> float | None:
@@ -80,6 +83,7 @@ class TrainingResult:
             "seconds": self.seconds,
             "stopped_early": self.stopped_early,
             "labels": list(self.labels),
+            "data": self.data,
         }
 
     def metrics(self) -> dict[str, Any]:
@@ -92,6 +96,7 @@ class TrainingResult:
         if self.best_eval is not None:
             out["eval_f1"] = self.best_eval.f1
             out["eval_strict_f1"] = self.best_eval.strict.micro.f1
+            out["eval_report"] = self.best_eval.to_dict()
         losses = [m.train_loss for m in self.history if m.train_loss is not None]
         if losses:
             out["final_train_loss"] = losses[-1]

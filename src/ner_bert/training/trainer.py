@@ -37,12 +37,15 @@ from .data import (
     WindowDataset,
     as_sentences,
     batch_collator,
+    check_context_documents,
+    declared_labels,
     resolve_labels,
+    split_dataset_dict,
     warn_unseen,
     window_dataset,
 )
 from .hf_trainer import run_folder, train_refusing_pickles
-from .result import TrainingResult, history_from_log
+from .result import TrainingResult
 from .resume import RunRecordCallback, checkpoint_to_resume, run_record
 from .scoring import predict_tags, score_sentences
 
@@ -154,8 +157,11 @@ class NERTrainer:
 
         Args:
             train: Training sentences: a list of :class:`~ner_bert.types.TaggedSentence` (from
-                :func:`~ner_bert.read_conll`, :func:`~ner_bert.read_jsonl`, ...) or a
-                ``datasets.Dataset`` with ``tokens``/``ner_tags`` columns.
+                :func:`~ner_bert.read_conll`, :func:`~ner_bert.read_jsonl`, ...), a
+                ``datasets.Dataset`` with ``tokens``/``ner_tags`` columns (a ``ClassLabel``'s
+                IOB2 names keep their order as the model's labels), or a ``DatasetDict``
+                (its ``train`` split; its ``validation``/``valid``/``dev`` split is the eval
+                data unless ``eval`` is given).
             eval: Dev sentences, same forms. Enables best-model selection and early stopping.
                 Labels that occur here but not in ``train`` are logged as a warning and scored
                 as errors (the model can never predict them).
@@ -177,7 +183,9 @@ class NERTrainer:
             LabelError: ``labels`` was given and the data has tags outside it, or the
                 checkpoint was trained with other labels.
             ConfigError: An output or checkpoint directory that is not ner_bert's, a device
-                that is not available, fp16 on a CPU, or settings TrainingArguments rejects.
+                that is not available, fp16 on a CPU, settings TrainingArguments rejects, or
+                ``context_size > 0`` with training data in which every sentence is its own
+                document.
         """
         started = time.perf_counter()
         run = self._prepare(train, eval, resume_from, allow_changed_settings)
@@ -260,6 +268,7 @@ class NERTrainer:
             "base_model": self.model_name,
             "training_config": self.config.to_dict(),
             "metrics": {} if self.result is None else self.result.metrics(),
+            "training_data": {} if self.result is None else self.result.data,
         }
         model = copy.deepcopy(self.model).to("cpu") if on_accelerator(self.model) else self.model
         save_model(directory, model, self.tokenizer, self._labels, metadata, overwrite=overwrite)
@@ -276,9 +285,12 @@ class NERTrainer:
             checkpoint_dir=config.checkpoint_dir,
             overwrite=config.overwrite_output_dir,
         )
+        train, eval = split_dataset_dict(train, eval)
         train_sentences = as_sentences(train, "train")
         eval_sentences = None if eval is None else as_sentences(eval, "eval")
-        labels = resolve_labels(self._labels, train_sentences, eval_sentences)
+        check_context_documents(train_sentences, config.context_size)
+        given = self._labels or declared_labels(train)
+        labels = resolve_labels(given, train_sentences, eval_sentences)
         self._labels = labels
         device = resolve_device(config.device)
         record = run_record(config, self._explicit_args, labels, train_sentences, eval_sentences)
@@ -365,29 +377,19 @@ class NERTrainer:
         )
 
     def _result(self, backend: Any, run: _Run, started: float) -> TrainingResult:
-        from .hf_trainer import TimingCallback
+        from .hf_trainer import training_result
 
-        state = backend.state
-        timing = next(
-            c for c in backend.callback_handler.callbacks if isinstance(c, TimingCallback)
-        )
-        history = history_from_log(state.log_history, timing.times, timing.started)
-        best_step = state.best_global_step if run.eval is not None else None
-        best_eval = None
-        if run.eval is not None:  # resumed after the best step: score the kept best model
-            best_eval = backend.reports.get(best_step) or score_sentences(
-                self.model, run.eval, **self._tagging(None, labels=run.labels, dtype=run.dtype)
-            )
-        best_epoch = next((e.epoch for e in history if e.step == best_step), None)
-        return TrainingResult(
-            history=history,
-            best_epoch=best_epoch,
-            best_step=best_step,
-            best_eval=best_eval,
-            global_steps=state.global_step,
+        def rescore() -> EvaluationReport:  # resumed after the best step: score the best model
+            options = self._tagging(None, labels=run.labels, dtype=run.dtype)
+            return score_sentences(self.model, run.eval or [], **options)
+
+        return training_result(
+            backend,
+            labels=run.labels,
+            train=run.train,
+            eval=run.eval,
             seconds=time.perf_counter() - started,
-            stopped_early=state.global_step < state.max_steps,
-            labels=run.labels.labels,
+            rescore=rescore,
         )
 
     def _tagging(

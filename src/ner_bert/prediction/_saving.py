@@ -1,0 +1,131 @@
+"""Loading a :class:`~ner_bert.NERPredictor` from a folder or the hub, and saving it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+from ..config import PredictionConfig
+from ..labels import LabelSet
+from ..model.files import save_model
+from ..model.loading import load_model
+from ..model.source import HubOptions
+
+__all__ = ["SavedPredictorMixin"]
+
+
+class SavedPredictorMixin:
+    """``from_pretrained`` and ``save`` of :class:`~ner_bert.NERPredictor`."""
+
+    config: PredictionConfig
+    _labels: LabelSet
+    _metadata: dict[str, Any]
+    _saveable: Any
+    _tokenizer: Any
+
+    if TYPE_CHECKING:  # NERPredictor's constructor, which from_pretrained calls
+
+        def __init__(
+            self,
+            model: Any,
+            tokenizer: Any,
+            labels: LabelSet,
+            *,
+            config: PredictionConfig | None = None,
+            metadata: dict[str, Any] | None = None,
+            model_path: Path | None = None,
+        ) -> None: ...
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_name: str | Path,
+        *,
+        device: str | None = None,
+        labels: Sequence[str] | LabelSet | None = None,
+        config: PredictionConfig | None = None,
+        trust_remote_code: bool = False,
+        revision: str | None = None,
+        token: str | bool | None = None,
+        cache_dir: str | Path | None = None,
+        local_files_only: bool = False,
+    ) -> Self:
+        """Load a model saved by :class:`~ner_bert.NERTrainer` or any HF token classifier.
+
+        Only ``safetensors`` weights are loaded, and remote code only runs if asked. A hub
+        model pushed from a ner_bert folder brings its ``ner_bert.json`` (aggregation,
+        window length, document context) as a local folder does.
+
+        Args:
+            path_or_name: A local model directory or a Hugging Face hub name.
+            device: Overrides ``config.device`` (``"cpu"``, ``"cuda"``, ...).
+            labels: The IOB2 labels in id order, for checkpoints whose config has generic
+                ``LABEL_0`` names (or to override the saved ones).
+            config: Prediction options; without one, the aggregation saved in the model's
+                ``ner_bert.json`` is used.
+            trust_remote_code: Allow custom modeling code from the checkpoint.
+            revision: Hub branch, tag or commit (hub names only, as the rest below).
+            token: Hub token for private or gated models (``True``: the saved login).
+            cache_dir: Hub cache folder instead of ``~/.cache/huggingface/hub``.
+            local_files_only: Load from the cache only, never from the network.
+
+        Raises:
+            ModelLoadError: The directory, ``config.json``, the weights or the tokenizer is
+                missing or unreadable (the message names the file), or a hub name cannot be
+                fetched (not cached with ``local_files_only``, unknown revision, ...).
+            LabelError: The labels are generic ``LABEL_<n>`` names or not IOB2.
+
+        Example:
+            >>> from ner_bert import NERPredictor
+            >>> NERPredictor.from_pretrained("/no/such/model")
+            Traceback (most recent call last):
+            ...
+            ner_bert.errors.ModelLoadError: /no/such/model: model directory not found; ...
+        """
+        hub = HubOptions(
+            revision=revision, token=token, cache_dir=cache_dir, local_files_only=local_files_only
+        )
+        loaded = load_model(
+            path_or_name, labels=labels, trust_remote_code=trust_remote_code, hub=hub
+        )
+        if config is None:
+            aggregation = loaded.metadata.get("aggregation", "first")
+            config = PredictionConfig(aggregation=str(aggregation))
+        if device is not None:
+            config = PredictionConfig.from_dict({**config.to_dict(), "device": device})
+        return cls(
+            loaded.model,
+            loaded.tokenizer,
+            loaded.labels,
+            config=config,
+            metadata=loaded.metadata,
+            model_path=loaded.path,
+        )
+
+    def save(self, path: str | Path, *, overwrite: bool = False) -> None:
+        """Write a loadable model directory: weights, tokenizer, config and ``ner_bert.json``.
+
+        The directory is a plain Hugging Face checkpoint, so ``transformers.pipeline`` loads
+        it too. A quantized predictor saves its original (unquantized) weights. The folder is
+        written beside ``path`` and swapped in at the end: a kill leaves the old folder or
+        the new one.
+
+        Args:
+            path: The model directory.
+            overwrite: Replace an existing ner_bert model directory at ``path`` (never a
+                folder that is not one).
+
+        Raises:
+            ConfigError: ``path`` exists and is not a ner_bert model directory, or is one and
+                ``overwrite`` is off.
+        """
+        metadata = {**self._metadata, "aggregation": self.config.aggregation}
+        save_model(
+            Path(path),
+            self._saveable,
+            self._tokenizer,
+            self._labels,
+            metadata,
+            overwrite=overwrite,
+        )
