@@ -433,3 +433,18 @@ def test_displacy_shows_the_labels_of_a_loaded_model_in_colour(tmp_path) -> None
     nlp.add_pipe("ner_bert", config={"model": str(model)})
     nlp.initialize()
     assert colour in displacy.render(doc, style="ent")
+
+
+def test_the_card_names_the_base_model_only_when_it_is_on_the_hub(tmp_path) -> None:
+    from huggingface_hub import ModelCard
+
+    from ner_bert.model.card import model_card
+
+    local = tmp_path / "encoders" / "minilm"
+    local.mkdir(parents=True)
+    for base, expected in [("bert-base-cased", "bert-base-cased"),
+                           ("google/electra-small", "google/electra-small"),
+                           (str(local), None), ("./minilm", None)]:  # fmt: skip
+        text = model_card({"labels": ["O", "B-PER", "I-PER"], "base_model": base}, name="x")
+        assert ModelCard(text).data.base_model == expected
+        assert f"fine-tuned from `{base}`" in text

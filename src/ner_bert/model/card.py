@@ -90,7 +90,10 @@ def _card_data(metadata: Mapping[str, Any], name: str) -> Any:
 
 def _is_hub_name(name: str) -> bool:
     """A hub repository id (``org/model`` or ``model``), not a local path."""
-    return not Path(name).is_absolute() and name.count("/") <= 1 and not name.startswith(".")
+    path = Path(name).expanduser()
+    return not (
+        path.is_absolute() or path.exists() or name.startswith((".", "~")) or name.count("/") > 1
+    )
 
 
 def _summary(metadata: Mapping[str, Any]) -> str:
