@@ -534,3 +534,11 @@ def test_evaluate_on_a_device_that_does_not_exist(tiny_model_dir, data_dir, caps
             "--device", "cuda"]  # fmt: skip
     assert main(argv) == 2
     one_line_error(capsys.readouterr().err, "device='cuda' is not available")
+
+
+def test_train_takes_the_progress_flag_of_predict(capsys):
+    cases = (("--no-progress", "false"), ("--progress", "true"), ("--no-progress-bar", "false"))
+    for flag, value in cases:
+        argv = ["train", "--model", "m", "--train", "t.txt", "--output", "o", flag, "--dump-config"]
+        assert main(argv) == 0
+        assert f"progress_bar = {value}" in capsys.readouterr().out

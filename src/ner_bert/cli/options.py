@@ -47,6 +47,8 @@ _PATH_FIELDS = ("output_dir", "checkpoint_dir")
 _ALIASES = {"output_dir": ("--output", "DIR"), "overwrite_output_dir": ("--overwrite", None)}
 """Training fields with a shorter flag than their name (``--output`` for ``output_dir``,
 ``--overwrite`` for ``overwrite_output_dir``)."""
+_SAME_FLAGS = {"progress_bar": ("--progress",)}
+"""Second spellings of a flag: ``--progress``/``--no-progress``, as ``predict`` says it."""
 _DEST = "training_option."
 _NONE_WORDS = ("none", "null")
 
@@ -72,7 +74,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         help_ = f"{help_} [{json.dumps(default) if default is not None else 'none'}]"
         kwargs: dict[str, Any] = {"dest": _DEST + field.name, "default": argparse.SUPPRESS}
         if base is bool and not sequence:
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_, **kwargs)
+            flags = (flag, *_SAME_FLAGS.get(field.name, ()))
+            group.add_argument(*flags, action=argparse.BooleanOptionalAction, help=help_, **kwargs)
             continue
         choices = _choices(base)
         if metavar is not None:
