@@ -56,7 +56,10 @@ def read_splits(run: dict[str, Any]) -> dict[str, list[TaggedSentence]]:
     }
     if run.get("dataset") is not None:
         splits = load_dataset_splits(str(run["dataset"]))
-        for key, names in _DATASET_SPLITS.items():
+        from ..data.hf_datasets import EVAL_SPLITS
+
+        split_names = {"train": ("train",), "dev": EVAL_SPLITS, "test": ("test",)}
+        for key, names in split_names.items():
             found = next((name for name in names if name in splits), None)
             if key not in data and found is not None:
                 data[key] = dataset_sentences(splits[found])
@@ -68,7 +71,6 @@ def read_splits(run: dict[str, Any]) -> dict[str, list[TaggedSentence]]:
     return data
 
 
-_DATASET_SPLITS = {"train": ("train",), "dev": ("validation", "valid", "dev"), "test": ("test",)}
 _DATASET_BUILDERS = {
     ".json": "json",
     ".jsonl": "json",

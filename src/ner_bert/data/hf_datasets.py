@@ -17,7 +17,16 @@ from ..labels import LabelSet, TagScheme
 from ..types import TaggedSentence
 from .conll import convert_tags
 
-__all__ = ["DOCUMENT_COLUMNS", "from_hf_dataset", "hf_dataset_labels", "to_hf_dataset"]
+__all__ = [
+    "DOCUMENT_COLUMNS",
+    "EVAL_SPLITS",
+    "from_hf_dataset",
+    "hf_dataset_labels",
+    "to_hf_dataset",
+]
+
+EVAL_SPLITS = ("validation", "valid", "dev")
+"""Names of a ``DatasetDict``'s dev split, the first present one wins (training and the CLI)."""
 
 DOCUMENT_COLUMNS = ("document", "document_id", "doc_id")
 """Columns read as document ids by :func:`from_hf_dataset`, the first present one wins."""

@@ -60,10 +60,6 @@ def as_sentences(data: Any, name: str) -> list[TaggedSentence]:
     return sentences
 
 
-_EVAL_SPLITS = ("validation", "valid", "dev")
-"""Split names of a ``DatasetDict`` used as eval data when no eval data is given."""
-
-
 def split_dataset_dict(train: Any, eval: Any) -> tuple[Any, Any]:
     """``train(DatasetDict)``: its ``train`` split, and a validation split as eval data
     (unless eval data is given). Anything else is returned as it is.
@@ -82,7 +78,9 @@ def split_dataset_dict(train: Any, eval: Any) -> tuple[Any, Any]:
             else "the DatasetDict is empty."
         )
     if eval is None:
-        found = next((name for name in _EVAL_SPLITS if name in splits), None)
+        from ..data.hf_datasets import EVAL_SPLITS
+
+        found = next((name for name in EVAL_SPLITS if name in splits), None)
         eval = None if found is None else train[found]
         if found is not None:
             logger.info("training on the DatasetDict's 'train' split, evaluating on %r", found)
