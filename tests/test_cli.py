@@ -116,7 +116,7 @@ def test_help_lists_every_training_config_field(capsys):
         flag = aliases.get(field.name, field.name.replace("_", "-"))
         assert flag in text
     assert main(["predict", "--help"]) == 0
-    assert "spaCy is not needed" in capsys.readouterr().out
+    assert "drawn by spaCy's\ndisplaCy (needs the spacy extra)" in capsys.readouterr().out
 
 
 # --- predict -----------------------------------------------------------------------------------
@@ -134,7 +134,7 @@ def test_predict_jsonl_html_and_output_file(tiny_model_dir, data_dir, tmp_path):
     assert [r["text"] for r in records] == TEXTS  # blank line skipped
     assert [r["source"] for r in records] == [f"{data_dir / 'texts.txt'}:{n}" for n in (1, 3)]
     page = html.read_text()
-    assert page.startswith("<!DOCTYPE html>")
+    assert page.lstrip().startswith("<!DOCTYPE html>")
     n_entities = 0
     for record in records:
         for entity in record["entities"]:
@@ -142,7 +142,10 @@ def test_predict_jsonl_html_and_output_file(tiny_model_dir, data_dir, tmp_path):
             assert record["text"][entity["start"] : entity["end"]] == entity["text"]
             assert set(entity) == {"label", "start", "end", "score", "text"}
             assert 0.0 <= entity["score"] <= 1.0
-            assert f">{entity['text']}<span" in page  # the entity is marked in the page
+            # marked in the page, with its score and offsets on hover
+            where = f"[{entity['start']}, {entity['end']})"
+            tooltip = f"{entity['label']} {entity['score']:.3f} {where}"
+            assert f'<mark class="entity" title="{tooltip}"' in page
     assert n_entities > 0  # the random tiny model tags plenty
     assert page.count('<mark class="entity" title=') == n_entities
 

@@ -373,9 +373,19 @@ def test_doccano_jsonl_reads_and_writes(tmp_path) -> None:
     from ner_bert.data.jsonl import write_jsonl
 
     exported = tmp_path / "doccano.jsonl"  # doccano's export of entity objects
-    exported.write_text(json.dumps({"id": 7, "text": "Ann met Bob", "entities": [
-        {"id": 1, "label": "PER", "start_offset": 0, "end_offset": 3},
-        {"id": 2, "label": "PER", "start_offset": 8, "end_offset": 11}], "relations": []}))
+    exported.write_text(
+        json.dumps(
+            {
+                "id": 7,
+                "text": "Ann met Bob",
+                "entities": [
+                    {"id": 1, "label": "PER", "start_offset": 0, "end_offset": 3},
+                    {"id": 2, "label": "PER", "start_offset": 8, "end_offset": 11},
+                ],
+                "relations": [],
+            }
+        )
+    )
     sentences = read_jsonl(exported)
     assert sentences[0].tags == ("B-PER", "O", "B-PER")
     written = tmp_path / "import.jsonl"
@@ -421,7 +431,7 @@ def test_displacy_shows_the_labels_of_a_loaded_model_in_colour(tmp_path) -> None
     from spacy import displacy
     from spacy.tokens import Span
 
-    from ner_bert.data.html import label_color
+    from ner_bert.spacy.rendering import label_color
 
     labels = ("O", "B-ZEBRAFISH_GENE", "I-ZEBRAFISH_GENE")  # a type no other test loads
     model = tiny_models.build_tiny_bert(tmp_path / "genes", labels=labels)
@@ -433,6 +443,29 @@ def test_displacy_shows_the_labels_of_a_loaded_model_in_colour(tmp_path) -> None
     nlp.add_pipe("ner_bert", config={"model": str(model)})
     nlp.initialize()
     assert colour in displacy.render(doc, style="ent")
+
+
+def test_render_entities_marks_exact_offsets_and_names_the_text_of_bad_entities() -> None:
+    from ner_bert import DataFormatError, Entity
+    from ner_bert.spacy.rendering import render_entities
+
+    text = "U.S.-based <IAEA> & Iran’s"
+    entities = [Entity("LOC", 0, 4, 0.91, "U.S."), Entity("ORG", 12, 16, 0.5, "IAEA")]
+    markup = render_entities([text], [entities], titles=["news.txt:3"], page=False)
+    assert not markup.lstrip().startswith("<!DOCTYPE")
+    assert "news.txt:3" in markup and "&lt;" in markup and "&amp;" in markup  # escaped
+    assert 'title="LOC 0.910 [0, 4)"' in markup and 'title="ORG 0.500 [12, 16)"' in markup
+    assert "-based" in markup.split("U.S.", 1)[1]  # the mark ends where the entity does
+    cases = [
+        ([Entity("LOC", 0, 4, 0.9, "U.S."), Entity("LOC", 2, 6, 0.9, "S.-b")], "overlaps"),
+        ([Entity("LOC", 20, 40, 0.9, "x")], "outside the text"),
+        ([Entity("LOC", 0, 4, 0.9, "U.K.")], "offsets do not match"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(DataFormatError, match=f"news.txt:3: .*{message}"):
+            render_entities([text], [bad], titles=["news.txt:3"])
+    with pytest.raises(DataFormatError, match="one of each per text"):
+        render_entities([text, text], [entities])
 
 
 def test_the_card_names_the_base_model_only_when_it_is_on_the_hub(tmp_path) -> None:

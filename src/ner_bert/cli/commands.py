@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import itertools
 import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import DataFormatError, DataNotFoundError
 from ..model.atomic import atomic_text_file
+from ..types import Entity
 from .inputs import (
     dataset_sentences,
     load_dataset_splits,
@@ -242,12 +244,10 @@ def predict(args: argparse.Namespace) -> int:
     if "-" in map(str, files) and sys.stdin.isatty():
         print(f"{PROG}: reading text from stdin (end with Ctrl-D)", file=sys.stderr)
     predictor = _load_predictor(args)
-    from ..data.html import Document, render_html
-
     # Stream: documents are read, predicted and written chunk by chunk (constant memory),
     # except for the HTML page, which keeps what it shows.
     documents = read_documents(files, whole_file=args.whole_file)
-    rendered: list[Document] | None = [] if args.html is not None else None
+    rendered: list[_Predicted] | None = [] if args.html is not None else None
     with contextlib.ExitStack() as stack:
         out: IO[str] | None = sys.stdout if args.html is None else None
         if args.output is not None:  # written beside, renamed into place when complete
@@ -260,9 +260,18 @@ def predict(args: argparse.Namespace) -> int:
         if out is not None:
             out.flush()
     if rendered is not None:
-        _write(args.html, render_html(rendered, meta=f"model: {args.model}"))
+        from ..spacy.rendering import render_entities
+
+        texts, entities, sources = zip(*rendered, strict=True) if rendered else ((), (), ())
+        _write(args.html, render_entities(texts, entities, titles=sources))
         print(f"wrote {args.html} ({len(rendered)} documents)", file=sys.stderr)
     return 0
+
+
+class _Predicted(NamedTuple):
+    text: str
+    entities: list[Entity]
+    source: str
 
 
 def _check_predict_outputs(files: Sequence[Path], args: argparse.Namespace) -> None:
@@ -286,6 +295,11 @@ def _check_predict_outputs(files: Sequence[Path], args: argparse.Namespace) -> N
             )
     if args.output is None and args.html is None and sys.stdout is None:
         raise UsageError(f"{PROG} predict: error: stdout is closed; pass --output FILE")
+    if args.html is not None and importlib.util.find_spec("spacy") is None:
+        raise UsageError(
+            f"{PROG} predict: error: --html draws the page with spaCy's displaCy, and spaCy "
+            "is not installed: pip install 'ner-bert[spacy]'"
+        )
 
 
 def _same_file(first: Path, second: Path) -> bool:
@@ -296,10 +310,8 @@ def _same_file(first: Path, second: Path) -> bool:
 
 def _predicted(
     predictor: Any, documents: Iterator[tuple[str, str]], args: argparse.Namespace
-) -> Iterator[tuple[Any, list[str]]]:
-    """``(html.Document, output lines)`` of each document, in input order."""
-    from ..data.html import Document
-
+) -> Iterator[tuple[_Predicted, list[str]]]:
+    """``(text with its entities, output lines)`` of each document, in input order."""
     if not args.tokenized:
         first, second = itertools.tee(documents)
         stream = predictor.predict_stream(
@@ -308,7 +320,7 @@ def _predicted(
         for (source, text), entities in zip(second, stream, strict=True):
             record = {"source": source, "text": text, "entities": [e.to_dict() for e in entities]}
             line = json.dumps(record, ensure_ascii=False) + "\n"
-            yield Document(text=text, entities=entities, source=source), [line]
+            yield _Predicted(text, entities, source), [line]
         return
     from ..subwords.decoding import char_entities
 
@@ -329,7 +341,7 @@ def _predicted(
             lines = [f"{w}\t{p.tag}\t{p.score:.4f}\n" for w, p in zip(words, tags, strict=True)]
             text, spans = _join_words(words)
             entities = char_entities(text, spans, [p.tag for p in tags], [p.score for p in tags])
-            yield Document(text=text, entities=entities, source=source), [*lines, "\n"]
+            yield _Predicted(text, entities, source), [*lines, "\n"]
 
 
 def _join_words(words: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:

@@ -194,8 +194,8 @@ def _add_predict_command(commands: argparse._SubParsersAction[_Parser]) -> None:
         "entity). With --tokenized each line is one sentence of space-separated words and\n"
         "the output is CoNLL (word, tag, score); add --whole-file to make each file one\n"
         "document whose sentences are each other's context (models trained with\n"
-        "--context-size). --html writes a displaCy-style page with\n"
-        "the entities marked; it is plain HTML written by ner_bert (spaCy is not needed).",
+        "--context-size). --html writes a page with the entities marked, drawn by spaCy's\n"
+        "displaCy (needs the spacy extra).",
     )
     _add_trained_model(predict)
     predict.add_argument(

@@ -83,7 +83,6 @@ from spacy.util import SimpleFrozenList
 
 from ..errors import ConfigError, ModelLoadError
 from ..subwords.decoding import parse_aggregation
-from ._colors import add_label_colors
 from ._loading import (
     ADD_PIPE_HINT,
     MODEL_DIR,
@@ -101,6 +100,7 @@ from ._placement import (
     register_score_extension,
 )
 from ._prediction import predict_spans
+from .rendering import add_label_colors
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..prediction import NERPredictor
