@@ -262,8 +262,9 @@ def predict(args: argparse.Namespace) -> int:
     if rendered is not None:
         from ..spacy.rendering import render_entities
 
-        texts, entities, sources = zip(*rendered, strict=True) if rendered else ((), (), ())
-        _write(args.html, render_entities(texts, entities, titles=sources))
+        texts, entities = [p.text for p in rendered], [p.entities for p in rendered]
+        page = render_entities(texts, entities, titles=[p.source for p in rendered])
+        _write(args.html, page)
         print(f"wrote {args.html} ({len(rendered)} documents)", file=sys.stderr)
     return 0
 

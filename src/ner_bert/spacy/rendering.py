@@ -123,12 +123,12 @@ def render_entities(
         )
     parsed = []
     for index, (text, found) in enumerate(zip(texts, entities, strict=True)):
-        name = titles[index] if titles is not None else f"text {index + 1}"
+        title = titles[index] if titles is not None else None
         parsed.append(
             {
                 "text": text,
-                "ents": _displacy_spans(text, found, name),
-                "title": html.escape(titles[index]) if titles is not None else None,
+                "ents": _displacy_spans(text, found, title or f"text {index + 1}"),
+                "title": html.escape(title) if title is not None else None,  # displaCy does not
             }
         )
     labels = {entity.label for found in entities for entity in found}
