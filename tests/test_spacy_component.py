@@ -50,7 +50,34 @@ def _ents(doc: Doc) -> list[tuple[int, int, str]]:
 
 
 def _expected_spans(predictor, doc: Doc) -> list[tuple[int, int, str, float]]:
-    """Token spans (with scores) computed from NERPredictor.predict_words on the doc's words."""
+    """Token spans (with scores) from NERPredictor.predict_documents on the text of each line
+    of the doc (the doc's own document), each entity on the tokens of its characters."""
+    lines = _line_spans(doc)
+    (found,) = predictor.predict_documents([[span.text for span in lines]])
+    out = []
+    for span, entities in zip(lines, found, strict=True):
+        for e in entities:
+            start = span.start_char + e.start
+            tokens = doc.char_span(start, start + len(e.text), alignment_mode="strict")
+            out.append((tokens.start, tokens.end, e.label, e.score))
+    return out
+
+
+def _line_spans(doc: Doc) -> list[Span]:
+    """The doc's lines (cut at whitespace tokens holding a line break), without the
+    whitespace tokens at their edges."""
+    lines, words = [], []
+    for token in doc:
+        if not token.is_space:
+            words.append(token.i)
+        elif "\n" in token.text and words:
+            lines.append(doc[words[0] : words[-1] + 1])
+            words = []
+    return [*lines, doc[words[0] : words[-1] + 1]] if words else lines
+
+
+def _expected_token_spans(predictor, doc: Doc) -> list[tuple[int, int, str, float]]:
+    """Token spans (with scores) from NERPredictor.predict_words on the doc's tokens."""
     ids = [t.i for t in doc if not t.is_space]
     if not ids:
         return []
@@ -129,16 +156,18 @@ def test_known_entities(nlp: Language) -> None:
     assert [t.ent_iob_ for t in doc][:3] == ["B", "I", "O"]
 
 
+@pytest.mark.parametrize("words", ["text", "tokens"])
 @pytest.mark.parametrize("which", ["gazetteer", "random"])
-def test_entities_equal_predictor_on_same_words(
-    which: str, nlp: Language, tiny_model_dir: Path
+def test_entities_equal_predictor_on_same_input(
+    which: str, words: str, gaz_model_dir: Path, tiny_model_dir: Path
 ) -> None:
-    if which == "random":  # arbitrary tags everywhere: many entities, low scores
-        nlp = _component_nlp(tiny_model_dir)
+    # random: arbitrary tags everywhere, so many entities with low scores
+    nlp = _component_nlp(tiny_model_dir if which == "random" else gaz_model_dir, words=words)
     predictor = nlp.get_pipe("ner_bert").predictor
+    expect = _expected_spans if words == "text" else _expected_token_spans
     total = 0
     for doc in nlp.pipe(TEXTS, batch_size=3):
-        expected = _expected_spans(predictor, doc)
+        expected = expect(predictor, doc)
         got = [(e.start, e.end, e.label_, e._.ner_bert_score) for e in doc.ents]
         assert len(got) == len(expected)
         for (s, e, label, score), (s2, e2, label2, score2) in zip(got, expected, strict=False):
@@ -149,16 +178,61 @@ def test_entities_equal_predictor_on_same_words(
     assert total > 5  # the random tiny model does predict entities
 
 
+def test_text_words_keep_a_hyphenated_word_whole(gaz_model_dir: Path) -> None:
+    # spaCy splits "Germany-based" into three tokens; treebank words (and CoNLL) keep one word.
+    text = "The Germany-based bank met John Smith ."
+    nlp = _component_nlp(gaz_model_dir)
+    on_text = nlp(text)
+    assert [t.text for t in on_text[1:4]] == ["Germany", "-", "based"]
+    predictor = nlp.get_pipe("ner_bert").predictor
+    assert [(e.text, e.label_) for e in on_text.ents] == [
+        (e.text, e.label) for e in predictor.predict_text(text)
+    ]
+    assert [(e.text, e.label_) for e in on_text.ents] == [
+        ("Germany-based", "LOC"),
+        ("John Smith", "PER"),
+    ]
+    on_tokens = _component_nlp(gaz_model_dir, words="tokens")(text)
+    assert [(e.text, e.label_) for e in on_tokens.ents] == [
+        ("Germany", "LOC"),
+        ("John Smith", "PER"),
+    ]
+
+
+def test_entity_inside_a_token_takes_the_whole_token(nlp: Language) -> None:
+    doc = nlp(Doc(nlp.vocab, words=["Paris,", "London", "and", "Berlin"]))
+    assert [(e.text, e.label_) for e in doc.ents] == [
+        ("Paris,", "LOC"),
+        ("London", "LOC"),
+        ("Berlin", "LOC"),
+    ]
+
+
+def test_two_entities_in_one_token_keep_the_first_and_warn(
+    nlp: Language, caplog: pytest.LogCaptureFixture
+) -> None:
+    doc = Doc(nlp.vocab, words=["Paris London", "and", "Berlin"])
+    with caplog.at_level(logging.WARNING, logger="ner_bert"):
+        doc = nlp(doc)
+    assert [(e.text, e.label_) for e in doc.ents] == [("Paris London", "LOC"), ("Berlin", "LOC")]
+    assert "'London' (LOC) shares a spaCy token" in caplog.text
+
+
+def test_unknown_words_setting_is_a_config_error(gaz_model_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="words must be one of 'text', 'tokens', got 'spacy'"):
+        _component_nlp(gaz_model_dir, words="spacy")
+
+
 def test_call_equals_pipe_and_pipe_batches_docs(nlp: Language, predictor, monkeypatch) -> None:
     single = [_ents(nlp(text)) for text in TEXTS]
     calls: list[int] = []
-    original = type(predictor).predict_words
+    original = type(predictor).predict_documents
 
-    def spy(self, sentences, **kwargs):
-        calls.append(len(sentences))
-        return original(self, sentences, **kwargs)
+    def spy(self, documents, **kwargs):
+        calls.append(len(documents))
+        return original(self, documents, **kwargs)
 
-    monkeypatch.setattr(type(predictor), "predict_words", spy)
+    monkeypatch.setattr(type(predictor), "predict_documents", spy)
     piped = [_ents(doc) for doc in nlp.pipe(TEXTS, batch_size=4)]
     assert piped == single
     assert calls == [4, 4]  # one model call per group of 4 docs

@@ -6,10 +6,14 @@ module itself imports no torch: torch comes with the model, when it is loaded (s
 
 What the component does with a doc:
 
-* It predicts on **spaCy's own tokens** (``NERPredictor.predict_words``), so every entity
-  starts and ends on a token boundary and no prediction is lost to misaligned character
-  offsets. Whitespace-only tokens (``"\\n\\n"``, extra spaces) are not shown to the model and
-  count as ``O``; a mention whose words are separated by one covers it.
+* It reads the doc's **text** as ``NERPredictor.predict`` reads raw text (``words = "text"``,
+  the default: the treebank words of NER corpora, so ``Soviet-imposed``, which spaCy splits
+  into three tokens, is one word as in training) and maps each entity onto the doc's tokens;
+  an entity that starts or ends inside a token takes the whole token. ``words = "tokens"``
+  reads spaCy's tokens as the words instead (``NERPredictor.predict_words``), for a model
+  fine-tuned on spaCy-tokenized data. Either way every entity starts and ends on a token
+  boundary. Whitespace-only tokens (``"\\n\\n"``, extra spaces) are not shown to the model
+  and count as ``O``; a mention whose words are separated by one covers it.
 * When the doc has sentence boundaries (a ``parser`` or ``senter`` earlier in the pipeline,
   or ``sent_starts`` set by hand), each sentence is predicted as a sentence, the way the model
   was trained, with the doc's other sentences as context if the model was trained with
@@ -36,6 +40,7 @@ Example configuration (``config.cfg``)::
     policy = "keep"           # keep | overwrite | replace_overlapping | spans_only
     spans_key = null          # e.g. "ner_bert": every prediction also in doc.spans[key]
     labels = null             # real tag names for a model whose config has LABEL_0 ...
+    words = "text"            # text: ner_bert's words of the text | tokens: spaCy's tokens
 
 When the model is loaded: lazily, as in spacy-transformers. Creating the component
 (``nlp.add_pipe``, or ``spacy.load`` building the pipeline from its config) only checks the
@@ -99,7 +104,7 @@ from ._placement import (
     place_spans,
     register_score_extension,
 )
-from ._prediction import predict_spans
+from ._prediction import parse_word_source, predict_spans
 from .rendering import add_label_colors
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -138,6 +143,7 @@ class NerBertComponent:
         policy: str = "keep",
         spans_key: str | None = None,
         labels: list[str] | None = None,
+        words: str = "text",
         scorer: Callable[..., dict[str, Any]] | None = get_ner_prf,
     ) -> None:
         self.name = name
@@ -152,6 +158,7 @@ class NerBertComponent:
         self.device = device or None
         self.policy = parse_policy(policy)
         self.spans_key = spans_key or None
+        self.words = parse_word_source(words)
         if self.policy is EntsPolicy.SPANS_ONLY and self.spans_key is None:
             raise ConfigError(
                 f"ner_bert component {name!r}: policy 'spans_only' writes predictions only to "
@@ -289,7 +296,9 @@ class NerBertComponent:
 
     def _annotate(self, docs: list[Doc]) -> None:
         """Predict on the docs and place the spans; log what the policy left out."""
-        predictions = predict_spans(self.predictor, docs, batch_size=self.batch_size)
+        predictions = predict_spans(
+            self.predictor, docs, batch_size=self.batch_size, words=self.words
+        )
         for doc, predicted in zip(docs, predictions, strict=True):
             unplaced = place_spans(doc, predicted, policy=self.policy, spans_key=self.spans_key)
             if unplaced:
@@ -359,6 +368,7 @@ class NerBertComponent:
             "policy": self.policy.value,
             "spans_key": self.spans_key,
             "labels": self.label_names,
+            "words": self.words.value,
             "scorer": self.scorer,
         }
         data = self.to_bytes() if self._predictor is not None else None
@@ -381,6 +391,7 @@ def _unpickle(name: str, settings: dict[str, Any], data: bytes | None) -> NerBer
         "policy": "keep",
         "spans_key": None,
         "labels": None,
+        "words": "text",
         "scorer": {"@scorers": "spacy.ner_scorer.v1"},
     },
     default_score_weights={
@@ -400,6 +411,7 @@ def make_ner_bert(
     policy: str,
     spans_key: str | None,
     labels: list[str] | None,
+    words: str,
     scorer: Callable[..., dict[str, Any]] | None,
 ) -> NerBertComponent:
     """Create the ``ner_bert`` component (called by ``nlp.add_pipe("ner_bert", config=...)``
@@ -418,5 +430,6 @@ def make_ner_bert(
         policy=policy,
         spans_key=spans_key,
         labels=labels,
+        words=words,
         scorer=scorer,
     )
