@@ -16,6 +16,7 @@ from .errors import (
     ConfigError,
     DataFormatError,
     DataNotFoundError,
+    HubError,
     InputTypeError,
     LabelError,
     ModelLoadError,
@@ -48,6 +49,7 @@ _LAZY = {
     "NERTrainer": "training",
     "TrainingResult": "training",
     "NERPredictor": "prediction",
+    "push_to_hub": "model.hub",
 }
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "DataFormatError",
     "DataNotFoundError",
     "Entity",
+    "HubError",
     "InputTypeError",
     "LabelError",
     "LabelSet",

@@ -14,6 +14,7 @@ __all__ = [
     "ConfigError",
     "DataFormatError",
     "DataNotFoundError",
+    "HubError",
     "InputTypeError",
     "LabelError",
     "ModelLoadError",
@@ -52,3 +53,7 @@ class LabelError(NerBertError, ValueError):
 
 class ModelLoadError(NerBertError, OSError):
     """A model directory or hub name cannot be loaded (missing files, wrong architecture)."""
+
+
+class HubError(NerBertError, OSError):
+    """The Hugging Face Hub refused a request or cannot be reached (pushing a model)."""

@@ -1,4 +1,4 @@
-"""The three ``ner-bert`` subcommands: parse nothing, call the library, print.
+"""The ``ner-bert`` subcommands: parse nothing, call the library, print.
 
 :mod:`ner_bert.cli` builds the parser and turns errors into one line; the functions here get
 its parsed arguments. torch and transformers are imported inside them, never at module level.
@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..training.result import TrainingResult
     from ..types import TaggedSentence
 
-__all__ = ["PROG", "UsageError", "evaluate", "predict", "train"]
+__all__ = ["PROG", "UsageError", "evaluate", "predict", "push", "train"]
 
 PROG = "ner-bert"
 
@@ -354,6 +354,26 @@ def _join_words(words: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
 
 
 # ---------------------------------------------------------------------------------- shared
+
+
+# ------------------------------------------------------------------------------------ push
+
+
+def push(args: argparse.Namespace) -> int:
+    """``ner-bert push``."""
+    from ..model.hub import push_to_hub
+
+    url = push_to_hub(
+        args.folder,
+        args.repo_id,
+        token=args.token,
+        private=True if args.private else None,
+        revision=args.revision,
+        commit_message=args.message,
+        create_pr=args.create_pr,
+    )
+    print(f"pushed {args.folder} to {args.repo_id}: {url}")
+    return 0
 
 
 def _quiet_transformers() -> None:

@@ -1,4 +1,4 @@
-"""The ``ner-bert`` command (also ``python -m ner_bert``): train, evaluate, predict.
+"""The ``ner-bert`` command (also ``python -m ner_bert``): train, evaluate, predict, push.
 
 A thin layer: each subcommand parses its options, calls the library and prints. Every
 :class:`~ner_bert.errors.NerBertError` and every bad option becomes one line on stderr and exit
@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_command(commands)
     _add_evaluate_command(commands)
     _add_predict_command(commands)
+    _add_push_command(commands)
     return parser
 
 
@@ -229,6 +230,31 @@ def _add_predict_command(commands: argparse._SubParsersAction[_Parser]) -> None:
     _add_progress(predict)
     _add_verbose(predict)
     predict.set_defaults(run=cli_commands.predict)
+
+
+def _add_push_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """``ner-bert push``: a saved model folder and the Hub repository."""
+    push = _add_command(
+        commands,
+        "push",
+        "share a trained model folder on the Hugging Face Hub",
+        "Upload a model folder saved by ner-bert train (or NERTrainer/NERPredictor.save) to a\n"
+        "Hub model repository, created if needed, in one commit: the folder's files (not\n"
+        "its subfolders or hidden files), after checking them against ner_bert.json. An\n"
+        "unedited model card (README.md) is written again to name the repository; an\n"
+        "edited one is pushed as it is. Log in first (hf auth login) or set HF_TOKEN.",
+    )
+    push.add_argument("folder", type=Path, metavar="FOLDER", help="the saved model folder")
+    push.add_argument("repo_id", metavar="REPO_ID", help="the repository: org/name or name")
+    push.add_argument("--private", action="store_true", help="create the repository private")
+    push.add_argument("--revision", metavar="BRANCH", help="branch to push to (default main)")
+    push.add_argument("--message", metavar="TEXT", help="commit message")
+    push.add_argument(
+        "--create-pr", action="store_true", help="open a pull request instead of committing"
+    )
+    push.add_argument("--token", help="Hub token (default: the saved login or HF_TOKEN)")
+    _add_verbose(push)
+    push.set_defaults(run=cli_commands.push)
 
 
 def _add_trainer_options(parser: argparse.ArgumentParser) -> None:

@@ -99,7 +99,8 @@ def _is_hub_name(name: str) -> bool:
 def _summary(metadata: Mapping[str, Any]) -> str:
     labels = list(metadata.get("labels", []))
     types = sorted({label[2:] for label in labels if label[:2] in ("B-", "I-")})
-    base = metadata.get("base_model") or "a BERT-family encoder"
+    base_model = metadata.get("base_model")
+    base = f"`{base_model}`" if base_model else "a BERT-family encoder"
     context = int(metadata.get("context_size") or 0)
     read = (
         f"reads each sentence with up to {context} subwords of its document on each side"
@@ -108,7 +109,7 @@ def _summary(metadata: Mapping[str, Any]) -> str:
     )
     return (
         f"A named-entity recognizer for {', '.join(types) or 'no entity types'}, fine-tuned "
-        f"from `{base}` with [ner_bert](https://pypi.org/project/ner-bert/). It tags words "
+        f"from {base} with [ner_bert](https://pypi.org/project/ner-bert/). It tags words "
         f"in IOB2 ({len(labels)} labels) and {read}. The folder is a plain transformers "
         "token-classification checkpoint plus `ner_bert.json` (ner_bert's settings)."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Self
 from ..config import PredictionConfig
 from ..labels import LabelSet
 from ..model.files import save_model
+from ..model.hub import push_to_hub
 from ..model.loading import load_model
 from ..model.source import HubOptions
 
@@ -129,3 +131,43 @@ class SavedPredictorMixin:
             metadata,
             overwrite=overwrite,
         )
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        token: str | bool | None = None,
+        private: bool | None = None,
+        revision: str | None = None,
+        commit_message: str | None = None,
+        create_pr: bool = False,
+    ) -> str:
+        """Save the model and upload it to a Hub model repository (created if needed), with
+        a model card naming ``repo_id``; :func:`ner_bert.push_to_hub` uploads a saved folder.
+
+        Args:
+            repo_id: The repository, ``"org/name"`` or ``"name"`` (under your user).
+            token: Hub token (``None``: the saved login or ``HF_TOKEN``).
+            private: Create the repository private (``None``: the Hub's default).
+            revision: Branch to push to (default ``main``).
+            commit_message: Default ``"Upload <name> with ner_bert"``.
+            create_pr: Open a pull request instead of committing to the branch.
+
+        Returns:
+            The URL of the commit (or of the pull request with ``create_pr``).
+
+        Raises:
+            HubError: The Hub refused the push or cannot be reached.
+        """
+        with tempfile.TemporaryDirectory(prefix="ner_bert-push-") as tmp:
+            folder = Path(tmp) / (repo_id.rstrip("/").split("/")[-1] or "model")
+            self.save(folder)
+            return push_to_hub(
+                folder,
+                repo_id,
+                token=token,
+                private=private,
+                revision=revision,
+                commit_message=commit_message,
+                create_pr=create_pr,
+            )
