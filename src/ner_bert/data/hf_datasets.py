@@ -6,14 +6,14 @@ and a ``ner_tags`` column of ``Sequence(ClassLabel)`` whose names are the tags.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from typing import Any
 
 import datasets
 
 from .._words import check_strings
 from ..errors import DataFormatError, LabelError
-from ..labels import LabelSet, TagScheme
+from ..labels import LabelSet, TagScheme, convert_to_iob2
 from ..types import TaggedSentence
 from .conll import convert_tags
 
@@ -22,6 +22,7 @@ __all__ = [
     "EVAL_SPLITS",
     "from_hf_dataset",
     "hf_dataset_labels",
+    "stream_hf_dataset",
     "to_hf_dataset",
 ]
 
@@ -95,6 +96,92 @@ def from_hf_dataset(
         TaggedSentence(words=tuple(w), tags=tuple(t), document=d, source=f"{name}[{row}]")
         for row, (w, t, d) in enumerate(zip(words_per_row, iob2, documents, strict=True))
     ]
+
+
+def stream_hf_dataset(
+    dataset: datasets.IterableDataset,
+    *,
+    tokens_column: str = "tokens",
+    tags_column: str = "ner_tags",
+    scheme: str | TagScheme = "IOB2",
+    label_names: Sequence[str] | None = None,
+    document_column: str | None = None,
+) -> Iterator[TaggedSentence]:
+    """Read a streamed dataset (``load_dataset(..., streaming=True)``) row by row into
+    sentences with IOB2 tags, never holding more than one row.
+
+    The columns, tag names and documents are read as :func:`from_hf_dataset` reads them,
+    except that a document is a run of consecutive rows with the same document value (a
+    stream cannot be searched for a document's other rows), and the tag scheme cannot be
+    detected from a stream: ``scheme`` names it (rows are converted one at a time). Errors are
+    raised when the bad row is reached and name it (``"<split>[<row>]"``).
+
+    Raises:
+        DataFormatError: Not an ``IterableDataset``; a missing column; a row whose tag count
+            differs from its word count, or whose words are not strings.
+        LabelError: A tag id outside the names' range.
+        TagSchemeError: A row's tags do not follow ``scheme``.
+
+    Example:
+        >>> from datasets import Dataset
+        >>> rows = {"tokens": [["Jane", "left"], ["Bob"]], "ner_tags": [["B-PER", "O"], ["B-PER"]]}
+        >>> stream = Dataset.from_dict(rows).to_iterable_dataset()
+        >>> [s.tags for s in stream_hf_dataset(stream)]
+        [('B-PER', 'O'), ('B-PER',)]
+    """
+    if not isinstance(dataset, datasets.IterableDataset):
+        raise DataFormatError(
+            f"expected a datasets.IterableDataset, got {type(dataset).__name__}; read a "
+            "Dataset with from_hf_dataset."
+        )
+    name = str(dataset.split) if dataset.split is not None else "dataset"
+    features = dataset.features
+    names = list(label_names) if label_names is not None else None
+    if features is not None and tags_column in features:
+        _check_tokens_feature(features[tokens_column], tokens_column, name)
+        names = _tag_names(features[tags_column], tags_column, name, label_names)
+    document, previous = -1, object()
+    for row, record in enumerate(dataset):
+        where = f"{name}[{row}]"
+        words, tags = _row_columns(record, tokens_column, tags_column, document_column, where)
+        iob2 = convert_to_iob2(_tags_of_row(tags, names, where), scheme, where=where)
+        key = record[document_column] if document_column else _document_of(record, row)
+        if key != previous:
+            document, previous = document + 1, key
+        yield TaggedSentence(words=tuple(words), tags=tuple(iob2), document=document, source=where)
+
+
+def _row_columns(
+    record: dict[str, Any],
+    tokens_column: str,
+    tags_column: str,
+    document_column: str | None,
+    where: str,
+) -> tuple[Sequence[Any], Sequence[Any]]:
+    for column in (tokens_column, tags_column, *([document_column] if document_column else [])):
+        if column not in record:
+            raise DataFormatError(
+                f"{where}: no column {column!r}; the row has {list(record)}. Pass "
+                "tokens_column=... / tags_column=... / document_column=... to name the right ones."
+            )
+    words, tags = record[tokens_column], record[tags_column]
+    if isinstance(words, str) or not isinstance(words, Sequence):
+        raise DataFormatError(
+            f"{where}: {tokens_column!r} is a {type(words).__name__}, not a list of words; "
+            "split the text into words first (dataset.map)."
+        )
+    if tags is None or len(tags) != len(words):
+        raise DataFormatError(
+            f"{where}: {len(words)} words but {_count(tags)} tags; give exactly one tag per word."
+        )
+    check_strings(words, lambda index: f"{where}: word {index + 1}")
+    return words, tags
+
+
+def _document_of(record: dict[str, Any], row: int) -> Hashable:
+    """The row's value in the first :data:`DOCUMENT_COLUMNS` column it has, else the row."""
+    column = next((c for c in DOCUMENT_COLUMNS if c in record), None)
+    return row if column is None else record[column]
 
 
 def hf_dataset_labels(dataset: Any, *, tags_column: str = "ner_tags") -> LabelSet | None:

@@ -26,7 +26,7 @@ from ..errors import ModelLoadError
 from ..evaluation import EvaluationReport
 from ..labels import LabelSet
 from ..types import TaggedSentence
-from .data import WindowDataset, data_statistics
+from .data import data_statistics
 from .result import TrainingResult, history_from_log
 
 __all__ = [
@@ -110,7 +110,7 @@ class NERTrainerBackend(Trainer):
 class EpochCallback(TrainerCallback):
     """Tells the training dataset which epoch runs (its context dropout depends on it)."""
 
-    def __init__(self, dataset: WindowDataset) -> None:
+    def __init__(self, dataset: Any) -> None:  # WindowDataset or StreamedWindows
         self.dataset = dataset
 
     def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -205,7 +205,7 @@ def training_result(
     backend: Any,
     *,
     labels: LabelSet,
-    train: Sequence[TaggedSentence],
+    train: Sequence[TaggedSentence] | None,
     eval: Sequence[TaggedSentence] | None,
     seconds: float,
     rescore: Callable[[], EvaluationReport],
@@ -229,7 +229,7 @@ def training_result(
         stopped_early=state.global_step < state.max_steps,
         labels=labels.labels,
         data={
-            "train": data_statistics(train),
+            "train": None if train is None else data_statistics(train),  # None: streamed
             "eval": None if eval is None else data_statistics(eval),
         },
     )

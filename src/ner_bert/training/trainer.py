@@ -48,6 +48,7 @@ from .hf_trainer import run_folder, train_refusing_pickles
 from .result import TrainingResult
 from .resume import RunRecordCallback, checkpoint_to_resume, run_record
 from .scoring import predict_tags, score_sentences
+from .streaming import StreamedWindows, check_streamed_run, read_run_data
 
 __all__ = ["NERTrainer"]
 
@@ -58,14 +59,15 @@ logger = logging.getLogger(__name__)
 class _Run:
     """What a training run needs, checked before any model is loaded."""
 
-    train: list[TaggedSentence]
+    train: list[TaggedSentence]  # of a streamed train set: its first rows
     eval: list[TaggedSentence] | None
     labels: LabelSet
     device: Any
     dtype: Any
     checkpoint: Path | None
-    dataset: WindowDataset
+    dataset: WindowDataset | StreamedWindows
     record: dict[str, Any]
+    streamed: bool
 
 
 class NERTrainer:
@@ -161,7 +163,9 @@ class NERTrainer:
                 ``datasets.Dataset`` with ``tokens``/``ner_tags`` columns (a ``ClassLabel``'s
                 IOB2 names keep their order as the model's labels), or a ``DatasetDict``
                 (its ``train`` split; its ``validation``/``valid``/``dev`` split is the eval
-                data unless ``eval`` is given).
+                data unless ``eval`` is given). A streamed ``datasets.IterableDataset`` is
+                read as training goes (it needs ``max_steps`` and labels; see the training
+                page, "Streamed datasets").
             eval: Dev sentences, same forms. Enables best-model selection and early stopping.
                 Labels that occur here but not in ``train`` are logged as a warning and scored
                 as errors (the model can never predict them).
@@ -180,12 +184,12 @@ class NERTrainer:
 
         Raises:
             DataFormatError: Empty or malformed training data.
-            LabelError: ``labels`` was given and the data has tags outside it, or the
-                checkpoint was trained with other labels.
+            LabelError: ``labels`` was given and the data has tags outside it, the
+                checkpoint was trained with other labels, or a stream declares no labels.
             ConfigError: An output or checkpoint directory that is not ner_bert's, a device
                 that is not available, fp16 on a CPU, settings TrainingArguments rejects, or
                 ``context_size > 0`` with training data in which every sentence is its own
-                document.
+                document, or a stream without ``max_steps``.
         """
         started = time.perf_counter()
         run = self._prepare(train, eval, resume_from, allow_changed_settings)
@@ -286,10 +290,11 @@ class NERTrainer:
             overwrite=config.overwrite_output_dir,
         )
         train, eval = split_dataset_dict(train, eval)
-        train_sentences = as_sentences(train, "train")
-        eval_sentences = None if eval is None else as_sentences(eval, "eval")
+        train_sentences, eval_sentences, streamed = read_run_data(train, eval)
         check_context_documents(train_sentences, config.context_size)
         given = self._labels or declared_labels(train)
+        if streamed:
+            given = check_streamed_run(self._explicit_args, given)
         labels = resolve_labels(given, train_sentences, eval_sentences)
         self._labels = labels
         device = resolve_device(config.device)
@@ -306,10 +311,15 @@ class NERTrainer:
             device=device,
             dtype=resolve_precision(config.mixed_precision, device),
             checkpoint=checkpoint,
-            dataset=window_dataset(
-                train_sentences, self._encoder, labels, config, stride=self.stride
+            dataset=(StreamedWindows if streamed else window_dataset)(
+                train if streamed else train_sentences,
+                self._encoder,
+                labels,
+                config,
+                stride=self.stride,
             ),
             record=record,
+            streamed=streamed,
         )
 
     def _fit(self, run: _Run) -> Any:
@@ -330,11 +340,11 @@ class NERTrainer:
             )
             backend = self._backend(args, run)
             logger.info(
-                "training %s on %d sentences (%d inputs of <= %d tokens, context %d), labels %s, "
+                "training %s on %s (%s inputs of <= %d tokens, context %d), labels %s, "
                 "%d process(es), device %s, autocast %s",
                 self.model_name,
-                len(run.train),
-                len(run.dataset),
+                "a stream" if run.streamed else f"{len(run.train)} sentences",
+                "streamed" if isinstance(run.dataset, StreamedWindows) else len(run.dataset),
                 self.max_length,
                 config.context_size,
                 list(run.labels.entity_types),
@@ -386,7 +396,7 @@ class NERTrainer:
         return training_result(
             backend,
             labels=run.labels,
-            train=run.train,
+            train=None if run.streamed else run.train,
             eval=run.eval,
             seconds=time.perf_counter() - started,
             rescore=rescore,
