@@ -1,4 +1,5 @@
-"""The ``ner-bert`` command (also ``python -m ner_bert``): train, evaluate, predict, push.
+"""The ``ner-bert`` command (also ``python -m ner_bert``): train, evaluate, predict, push,
+pretrain.
 
 A thin layer: each subcommand parses its options, calls the library and prints. Every
 :class:`~ner_bert.errors.NerBertError` and every bad option becomes one line on stderr and exit
@@ -19,6 +20,7 @@ from typing import Any
 from .. import __version__
 from ..errors import NerBertError
 from . import commands as cli_commands
+from . import pretraining as cli_pretraining
 from .commands import PROG, UsageError
 from .options import DATA_FORMATS, RUN_KEYS, add_training_options
 
@@ -99,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate_command(commands)
     _add_predict_command(commands)
     _add_push_command(commands)
+    _add_pretrain_command(commands)
     return parser
 
 
@@ -255,6 +258,76 @@ def _add_push_command(commands: argparse._SubParsersAction[_Parser]) -> None:
     push.add_argument("--token", help="Hub token (default: the saved login or HF_TOKEN)")
     _add_verbose(push)
     push.set_defaults(run=cli_commands.push)
+
+
+def _add_pretrain_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """``ner-bert pretrain``: the encoder, the unlabelled text and the adaptation options."""
+    pretrain = _add_command(
+        commands,
+        "pretrain",
+        "adapt an encoder to your unlabelled text (masked-LM) before fine-tuning",
+        "Continue masked-language-model training of an encoder on unlabelled text, with\n"
+        "whole-word masking, and save it to --output: fine-tune that folder with\n"
+        "ner-bert train --model OUTPUT. Text: plain files (blank lines separate documents)\n"
+        "or .jsonl files with a 'text' field (--text), or the words of labelled training\n"
+        "files (--from-data; the task-adaptive case). Sentences of one document share a\n"
+        "sequence. Prints the masked-LM perplexity of held-out text before and after.",
+    )
+    pretrain.add_argument("--model", required=True, help="encoder to adapt: folder or hub name")
+    pretrain.add_argument(
+        "--text",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="plain text files (blank lines separate documents) or .jsonl with a text field",
+    )
+    pretrain.add_argument(
+        "--from-data",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="labelled files (CoNLL, JSONL, .spacy) whose words are the text",
+    )
+    _add_format(pretrain)
+    pretrain.add_argument("--output", type=Path, required=True, help="adapted encoder folder")
+    pretrain.add_argument(
+        "--overwrite", action="store_true", help="replace an adapted encoder in --output"
+    )
+    pretrain.add_argument("--epochs", type=float, default=1.0, help="passes over the text")
+    pretrain.add_argument("--max-steps", type=_positive_int, help="steps instead of --epochs")
+    pretrain.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
+    pretrain.add_argument("--learning-rate", type=float, default=5e-5, metavar="LR")
+    pretrain.add_argument("--max-length", type=_positive_int, default=128, metavar="N")
+    pretrain.add_argument("--mlm-probability", type=float, default=0.15, metavar="P")
+    pretrain.add_argument(
+        "--whole-word-mask",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="mask every piece of a word together (default: on)",
+    )
+    pretrain.add_argument("--seed", type=int, default=42)
+    pretrain.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: best)")
+    pretrain.add_argument("--checkpoint-dir", type=Path, help="save a checkpoint each epoch")
+    pretrain.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        metavar="CHECKPOINT",
+        help="continue from the newest checkpoint in --checkpoint-dir (or the one given)",
+    )
+    pretrain.add_argument("--report-to", nargs="+", metavar="NAME", help="tensorboard, wandb…")
+    pretrain.add_argument(
+        "--training-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other TrainingArguments field (VALUE read as JSON, else a string)",
+    )
+    _add_progress(pretrain)
+    _add_verbose(pretrain)
+    pretrain.set_defaults(run=cli_pretraining.pretrain)
 
 
 def _add_trainer_options(parser: argparse.ArgumentParser) -> None:

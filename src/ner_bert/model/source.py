@@ -115,12 +115,14 @@ class ModelSource:
     trust_remote_code: bool
     hub: HubOptions
 
-    def model(self, **options: Any) -> Any:
-        from transformers import AutoModelForTokenClassification
+    def model(self, *, masked_lm: bool = False, **options: Any) -> Any:
+        """The token-classification model (``masked_lm``: the masked-LM one) of the source."""
+        from transformers import AutoModelForMaskedLM, AutoModelForTokenClassification
 
         source = self.source
+        auto = AutoModelForMaskedLM if masked_lm else AutoModelForTokenClassification
         try:
-            return AutoModelForTokenClassification.from_pretrained(
+            return auto.from_pretrained(
                 source,
                 use_safetensors=True,
                 trust_remote_code=self.trust_remote_code,
