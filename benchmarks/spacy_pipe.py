@@ -3,9 +3,12 @@
 Both sides run in one process on the **same** NERPredictor (the component's own) and the same
 words, the CoNLL-2003 test sentences:
 
-* ``predictor``  ``predictor.predict_words(group)`` for each group of ``--pipe-batch-size``
-                 sentences (the groups ``nlp.pipe`` hands the component): words in, tags and
-                 scores out, read as entities with ``tags_to_spans``;
+* ``predictor``  for each group of ``--pipe-batch-size`` sentences (the groups ``nlp.pipe``
+                 hands the component) the call the component makes: with ``--words text``
+                 (the component's default) ``predictor.predict_documents`` on each sentence's
+                 text (its words joined by spaces, one document each), entities out; with
+                 ``--words tokens`` ``predictor.predict_words(group)``, read as entities with
+                 ``tags_to_spans``;
 * ``component``  ``nlp.pipe(docs)`` over ``spacy.blank("en")`` docs built from the same words
                  (``Doc(vocab, words=...)``, outside the timing: a pipeline's tokenizer makes
                  them), with the component writing ``doc.ents``, the span scores and, with
@@ -14,8 +17,8 @@ words, the CoNLL-2003 test sentences:
 The two are interleaved (predictor, component, predictor, ...) ``--repeats`` times; medians of
 wall time and CPU time are reported. The overhead is ``component time / predictor time - 1``
 (the acceptance bar is <= 15 %). Because the speed of a shared machine can change several-fold
-between runs, the component runs also time the calls to ``predict_words`` they make, and
-``overhead_paired`` is the median over runs of ``(total - inside predict_words) / inside``: the
+between runs, the component runs also time the predictor calls they make, and
+``overhead_paired`` is the median over runs of ``(total - inside the model call) / inside``: the
 component's own work relative to the model's, measured within one run. Before timing, both
 sides are checked to find the same number of entities.
 
@@ -62,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N sentences only")
     parser.add_argument("--pipe-batch-size", type=int, default=1000, help="docs per nlp.pipe batch")
     parser.add_argument("--spans-key", default=None, help="also write doc.spans[KEY]")
+    parser.add_argument("--words", choices=("text", "tokens"), default="text")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/spacy_pipe.json")
     args = parser.parse_args(argv)
 
@@ -83,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             model = fresh_head(Path(tmp) / "minilm-fresh")
         n_tokens = count_tokens(model, [" ".join(words) for words in sentences])
         nlp = spacy.blank("en")
-        config: dict[str, Any] = {"model": str(model)}
+        config: dict[str, Any] = {"model": str(model), "words": args.words}
         if args.spans_key:
             config["spans_key"] = args.spans_key
         component = nlp.add_pipe("ner_bert", config=config)
@@ -94,27 +98,34 @@ def main(argv: list[str] | None = None) -> int:
 
         step = args.pipe_batch_size
 
+        call = "predict_documents" if args.words == "text" else "predict_words"
+
         def run_predictor() -> int:
             # The same groups as nlp.pipe hands the component, so both sides run the very
             # same forward passes (with bf16, a different batch composition can flip a
             # near-tie tag of a random head).
             count = 0
             for start in range(0, len(sentences), step):
-                predictions = predictor.predict_words(sentences[start : start + step])
-                count += sum(len(tags_to_spans([p.tag for p in pr])) for pr in predictions)
+                group = sentences[start : start + step]
+                if call == "predict_documents":
+                    found = predictor.predict_documents([[" ".join(words)] for words in group])
+                    count += sum(len(entities) for (entities,) in found)
+                else:
+                    predictions = predictor.predict_words(group)
+                    count += sum(len(tags_to_spans([p.tag for p in pr])) for pr in predictions)
             return count
 
-        inside = [0.0]  # seconds the component spent in predictor.predict_words
-        predict_words = predictor.predict_words
+        inside = [0.0]  # seconds the component spent in the predictor call
+        model_call = getattr(predictor, call)
 
-        def timed_predict_words(*a: Any, **k: Any) -> Any:
+        def timed_call(*a: Any, **k: Any) -> Any:
             start = time.perf_counter()
             try:
-                return predict_words(*a, **k)
+                return model_call(*a, **k)
             finally:
                 inside[0] += time.perf_counter() - start
 
-        predictor.predict_words = timed_predict_words  # type: ignore[method-assign]
+        setattr(predictor, call, timed_call)
 
         def run_component(docs: list[Doc]) -> int:
             return sum(len(doc.ents) for doc in nlp.pipe(docs, batch_size=step))
@@ -122,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         # Warm-up, and the correctness check: the same entities on both sides.
         warm = sentences[:64]
         predictor.predict_words(warm)
+        predictor.predict_documents([[" ".join(w)] for w in warm])
         list(nlp.pipe([Doc(nlp.vocab, words=w) for w in warm]))
         n_entities = {"predictor": run_predictor(), "component": run_component(make_docs())}
         if n_entities["predictor"] != n_entities["component"]:
@@ -179,13 +191,15 @@ def main(argv: list[str] | None = None) -> int:
         "entity_counts_equal": True,
         "pipe_batch_size": args.pipe_batch_size,
         "spans_key": args.spans_key,
+        "words": args.words,
+        "predictor_call": call,
         "repeats": args.repeats,
         "sides": summary,
         "overhead": ours["median_seconds"] / base["median_seconds"] - 1,
         "overhead_best": ours["best_seconds"] / base["best_seconds"] - 1,
         "overhead_cpu_time": ours["median_cpu_seconds"] / base["median_cpu_seconds"] - 1,
         "throughput_ratio": base["median_seconds"] / ours["median_seconds"],
-        # Paired, within each component run: time outside predict_words over time inside it.
+        # Paired, within each component run: time outside the model call over time inside it.
         # Robust to the machine's speed changing between runs (other jobs, shared CPUs).
         "overhead_paired": statistics.median(
             (r["seconds"] - r["model"]) / r["model"] for r in runs["component"]
