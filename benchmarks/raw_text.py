@@ -13,9 +13,9 @@ predicted in every form users hand the library:
 
 Sentence forms go through :meth:`NERPredictor.predict` for a sentence-level model and
 :meth:`NERPredictor.predict_documents` (sentence strings with their document) for a context
-model; articles always go through ``predict``. The spaCy component runs in a blank English
-pipeline (spaCy's own tokens) on the natural sentences, and on the articles with a
-sentencizer. The same model is also run through
+model; articles always go through ``predict``. The spaCy component (its default
+``words = "text"``) runs in a blank English pipeline on the natural sentences, one doc each
+(so a context model reads them without context), and on the articles with a sentencizer. The same model is also run through
 ``transformers.pipeline("token-classification", aggregation_strategy="first")`` on the text
 forms. Text forms are scored by exact match of (label, start, end) character spans against the
 gold CoNLL entities mapped into the text (micro F1; equal to conlleval on valid IOB2).
@@ -276,6 +276,7 @@ def summarize(runs: dict[str, Any]) -> dict[str, Any]:
                 if values:
                     row[f"{side}_{form}_f1_mean"] = statistics.fmean(values)
                     row[f"{side}_{form}_f1_std"] = statistics.pstdev(values)
+                    row[f"{side}_{form}_f1_runs"] = len(values)
         words = row.get("ner_bert_words_f1_mean")
         if words is not None:
             row["worst_text_minus_words_points"] = 100 * (
@@ -298,7 +299,8 @@ def markdown_table(results: dict[str, Any]) -> str:
             if mean is None:
                 return "-"
             std = row[f"{side}_{form}_f1_std"]
-            return f"{100 * mean:.2f} ± {100 * std:.2f}" if row["runs"] > 1 else f"{100 * mean:.2f}"
+            runs = row.get(f"{side}_{form}_f1_runs", row["runs"])
+            return f"{100 * mean:.2f} ± {100 * std:.2f}" if runs > 1 else f"{100 * mean:.2f}"
 
         pipe = " / ".join(cell("pipeline", f) for f in TEXT_FORMS)
         text = " | ".join(cell("ner_bert", f) for f in TEXT_FORMS)
@@ -321,6 +323,13 @@ def main(argv: list[str] | None = None) -> int:
         "--prediction", action="append", default=[], help="PredictionConfig KEY=VALUE"
     )
     parser.add_argument("--skip-pipeline", action="store_true")
+    parser.add_argument(
+        "--pipeline-for",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run the transformers pipeline on these models only (default: all)",
+    )
     parser.add_argument("--skip-spacy", action="store_true")
     parser.add_argument(
         "--speed", type=int, default=0, metavar="N", help="time the first model, N repeats"
@@ -349,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         runs[name] = {"path": path, "ner_bert": ner_bert_scores(path, sentences, config)}
         if not args.skip_spacy:
             runs[name]["spacy"] = spacy_scores(path, sentences)
-        if not args.skip_pipeline:
+        if not args.skip_pipeline and (not args.pipeline_for or name in args.pipeline_for):
             runs[name]["pipeline"] = pipeline_scores(path, sentences)
         print(name, json.dumps(runs[name], indent=1), flush=True)
     timing = None
