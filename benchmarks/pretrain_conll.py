@@ -1,8 +1,9 @@
 """Masked-LM adaptation before fine-tuning, measured: CoNLL-2003 with the offline MiniLM.
 
 One invocation, one machine: adapt the encoder (``EncoderAdapter``, whole-word masking) on
-the unlabelled text of CoNLL-2003 train and valid for a fixed budget of epochs, report the
-masked-LM perplexity of held-out documents (5% of them, not trained on) before and after,
+the unlabelled text of CoNLL-2003 train (not valid, which picks the best epoch of the
+fine-tuning) for a fixed budget of epochs, report the masked-LM perplexity of held-out
+train documents (5% of them, not adapted on) before and after,
 then fine-tune with the default recipe of ``train_conll.py`` from the adapted and from the
 original encoder, seeds 42-44, and report test F1 (mean ± std) and the wall time of every
 phase. ``--baseline`` reuses fine-tuning runs of the original encoder made by
@@ -88,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="subsets, one epoch (smoke)")
     parser.add_argument("--results", type=Path, default=HERE / "results" / "pretrain_conll.json")
     args = parser.parse_args(argv)
+    if args.quick and args.baseline:
+        parser.error("--quick fine-tunes on subsets; full-size --baseline runs do not compare")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import transformers
@@ -101,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         train, valid, test = train[:1000], valid[:300], test[:300]
     started = time.perf_counter()
     settings = {**ADAPTATION, "epochs": 1.0 if args.quick else args.adapt_epochs}
-    documents = documents_of_sentences(train) + documents_of_sentences(valid)
+    documents = documents_of_sentences(train)
     adaptation = adapt(args.model, documents, args.adapted, settings)
     data = (train, valid, test)
     adapted = [fine_tune(str(args.adapted), data, seed, args.quick) for seed in SEEDS]

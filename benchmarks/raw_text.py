@@ -15,7 +15,8 @@ Sentence forms go through :meth:`NERPredictor.predict` for a sentence-level mode
 :meth:`NERPredictor.predict_documents` (sentence strings with their document) for a context
 model; articles always go through ``predict``. The spaCy component (its default
 ``words = "text"``) runs in a blank English pipeline on the natural sentences, one doc each
-(so a context model reads them without context), and on the articles with a sentencizer. The same model is also run through
+(so a context model reads them without context), and on the articles with a sentencizer.
+The same model is also run through
 ``transformers.pipeline("token-classification", aggregation_strategy="first")`` on the text
 forms. Text forms are scored by exact match of (label, start, end) character spans against the
 gold CoNLL entities mapped into the text (micro F1; equal to conlleval on valid IOB2).

@@ -126,6 +126,26 @@ def test_a_refusal_is_a_hub_error_naming_the_repo(folder: Path, monkeypatch) -> 
             ner_bert.push_to_hub(folder, REPO, token="hf_wrong")
 
 
+def test_an_unreachable_hub_is_a_hub_error(folder: Path, monkeypatch) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    with pytest.raises(HubError, match=f"pushing to {REPO} on http://127.0.0.1:{port} failed"):
+        ner_bert.push_to_hub(folder, REPO, token="hf_x")
+
+
+def test_a_card_is_regenerated_only_if_unedited(hub: FakeHub, folder: Path, tmp_path) -> None:
+    renamed = tmp_path / "renamed-folder"
+    folder.rename(renamed)  # the saved card names "my-ner"; unedited, it is rewritten anyway
+    ner_bert.push_to_hub(renamed, REPO)
+    card = hub.files[REPO]["README.md"].decode()
+    assert f'NERPredictor.from_pretrained("{REPO}")' in card and "my-ner" not in card
+
+
 def _cli(*args: str | Path, endpoint: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HUB_OFFLINE": "0", "HF_TOKEN": "hf_env"}
     return subprocess.run(

@@ -39,9 +39,16 @@ def _imports(path: Path) -> set[str]:
             base = package[: len(package) - node.level + 1] if node.level else []
             target = ".".join([*base, *(node.module.split(".") if node.module else [])])
             found.add(target)
+            if target == "ner_bert":  # from .. import training: the names are the modules
+                found.update(f"ner_bert.{alias.name}" for alias in node.names)
         elif isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-    return {name for name in found if name == "ner_bert" or name.startswith("ner_bert.")}
+    return found
+
+
+def _third_party(path: Path) -> set[str]:
+    """The top-level names of the other packages ``path`` imports (anywhere in it)."""
+    return {name.split(".")[0] for name in _imports(path) if not name.startswith("ner_bert")}
 
 
 def _edges() -> set[tuple[str, str]]:
@@ -50,7 +57,7 @@ def _edges() -> set[tuple[str, str]]:
         source = _unit("ner_bert." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts))
         if source in (None, "__init__", "__main__"):  # the package root imports lazily
             continue
-        for target in map(_unit, _imports(path)):
+        for target in map(_unit, (n for n in _imports(path) if n.startswith("ner_bert"))):
             if target is not None and target != source:
                 edges.add((source, target))
     return edges
@@ -84,3 +91,16 @@ def test_no_cycle_between_subpackages() -> None:
 
     cycles = sorted(s for s in graph if reaches(s, s, {s}))
     assert cycles == []
+
+
+def test_spacy_is_imported_by_the_spacy_component_only() -> None:
+    users = sorted(
+        str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if "spacy" in _third_party(p)
+    )
+    assert users and all(user.startswith("spacy/") for user in users), users
+
+
+def test_subwords_and_the_base_import_no_torch_and_no_transformers() -> None:
+    pure = [*PACKAGE.glob("subwords/*.py"), *(PACKAGE / f"{n}.py" for n in BASE)]
+    heavy = {str(p.relative_to(PACKAGE)): _third_party(p) & {"torch", "transformers"} for p in pure}
+    assert {k: v for k, v in heavy.items() if v} == {}

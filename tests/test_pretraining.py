@@ -159,6 +159,40 @@ def test_a_folder_of_yours_is_never_overwritten(adapted, tmp_path: Path) -> None
     assert (mine / "notes.txt").read_text() == "keep me"
 
 
+def test_bad_settings_and_folders_are_refused_before_training(tiny_encoder_dir, tmp_path) -> None:
+    with pytest.raises(ConfigError, match=r"warmup_ratio: 1\.5 is out of range"):
+        AdaptationSettings(warmup_ratio=1.5)
+    with pytest.raises(ConfigError, match="mixed_precision must be one of"):
+        AdaptationSettings(mixed_precision="int4")
+    with pytest.raises(ModelLoadError, match="longer than"):
+        EncoderAdapter(tiny_encoder_dir, settings=AdaptationSettings(max_length=4096))
+    from ner_bert.pretraining.adapter import check_target
+
+    with pytest.raises(ConfigError, match="overlap"):
+        check_target(tmp_path / "out", overwrite=False, checkpoint_dir=tmp_path / "out" / "ckpt")
+
+
+def test_resume_with_other_settings_is_refused(tiny_encoder_dir: Path, tmp_path: Path) -> None:
+    checkpoints = tmp_path / "ckpt"
+    first = EncoderAdapter(
+        tiny_encoder_dir,
+        settings=AdaptationSettings(max_length=32, epochs=1, batch_size=16),
+        checkpoint_dir=checkpoints,
+        progress_bar=False,
+    )
+    first.adapt(corpus(200))
+    assert list_checkpoints(checkpoints)
+    other = EncoderAdapter(
+        tiny_encoder_dir,
+        settings=AdaptationSettings(max_length=32, epochs=2, batch_size=16, learning_rate=1e-3),
+        checkpoint_dir=checkpoints,
+        progress_bar=False,
+    )
+    with pytest.raises(ConfigError, match=r"learning_rate 5e-05 -> 0\.001"):
+        other.adapt(corpus(200), resume_from=checkpoints)
+    assert other.model is None
+
+
 CHILD = textwrap.dedent(
     """
     import os, signal, sys

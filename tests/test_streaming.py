@@ -121,6 +121,28 @@ def test_a_bad_row_after_the_first_rows_stops_training_naming_it(tiny_encoder_di
     assert early.read < 20  # found among the first rows, before any model was loaded
 
 
+def test_a_late_unknown_tag_names_its_row(tiny_encoder_dir: Path) -> None:
+    rows = Rows(SENTENCES[: PEEK_ROWS + 200], class_label=False)
+    late = list(rows.sentences)
+    late[PEEK_ROWS + 50] = type(late[0])(words=("the", "zorro"), tags=("O", "B-HERO"))
+    rows.sentences = late
+    trainer = NERTrainer(
+        tiny_encoder_dir, labels=NAMES, config=fast_config(), training_args={"max_steps": 500}
+    )
+    with pytest.raises(LabelError, match=rf"train\[{PEEK_ROWS + 50}\]: tags \['B-HERO'\]"):
+        trainer.train(rows.stream())
+
+
+def test_streams_refuse_loader_workers_and_missing_columns(tiny_encoder_dir: Path) -> None:
+    args = {"max_steps": 5, "dataloader_num_workers": 2}
+    trainer = NERTrainer(tiny_encoder_dir, config=fast_config(), training_args=args)
+    with pytest.raises(ConfigError, match="dataloader_num_workers must be 0"):
+        trainer.train(Rows(SENTENCES[:50]).stream())
+    renamed = Rows(SENTENCES[:50]).stream().rename_column("tokens", "words")
+    with pytest.raises(DataFormatError, match=r"train: no column 'tokens'; the columns are"):
+        next(stream_hf_dataset(renamed))
+
+
 def test_stream_hf_dataset_documents_are_runs_of_consecutive_rows() -> None:
     rows = [
         {"tokens": ["a"], "ner_tags": ["O"], "doc_id": "x"},

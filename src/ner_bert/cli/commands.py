@@ -353,9 +353,6 @@ def _join_words(words: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
     return " ".join(words), spans
 
 
-# ---------------------------------------------------------------------------------- shared
-
-
 # ------------------------------------------------------------------------------------ push
 
 
@@ -374,6 +371,9 @@ def push(args: argparse.Namespace) -> int:
     )
     print(f"pushed {args.folder} to {args.repo_id}: {url}")
     return 0
+
+
+# ---------------------------------------------------------------------------------- shared
 
 
 def _quiet_transformers() -> None:

@@ -22,7 +22,8 @@ from ..errors import NerBertError
 from . import commands as cli_commands
 from . import pretraining as cli_pretraining
 from .commands import PROG, UsageError
-from .options import DATA_FORMATS, RUN_KEYS, add_training_options
+from .options import DATA_FORMATS, RUN_KEYS, add_training_options, positive_int
+from .pretraining import add_pretrain_arguments
 
 __all__ = ["build_parser", "main"]
 
@@ -273,58 +274,8 @@ def _add_pretrain_command(commands: argparse._SubParsersAction[_Parser]) -> None
         "files (--from-data; the task-adaptive case). Sentences of one document share a\n"
         "sequence. Prints the masked-LM perplexity of held-out text before and after.",
     )
-    pretrain.add_argument("--model", required=True, help="encoder to adapt: folder or hub name")
-    pretrain.add_argument(
-        "--text",
-        nargs="+",
-        type=Path,
-        default=[],
-        metavar="FILE",
-        help="plain text files (blank lines separate documents) or .jsonl with a text field",
-    )
-    pretrain.add_argument(
-        "--from-data",
-        nargs="+",
-        type=Path,
-        default=[],
-        metavar="FILE",
-        help="labelled files (CoNLL, JSONL, .spacy) whose words are the text",
-    )
+    add_pretrain_arguments(pretrain)
     _add_format(pretrain)
-    pretrain.add_argument("--output", type=Path, required=True, help="adapted encoder folder")
-    pretrain.add_argument(
-        "--overwrite", action="store_true", help="replace an adapted encoder in --output"
-    )
-    pretrain.add_argument("--epochs", type=float, default=1.0, help="passes over the text")
-    pretrain.add_argument("--max-steps", type=_positive_int, help="steps instead of --epochs")
-    pretrain.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
-    pretrain.add_argument("--learning-rate", type=float, default=5e-5, metavar="LR")
-    pretrain.add_argument("--max-length", type=_positive_int, default=128, metavar="N")
-    pretrain.add_argument("--mlm-probability", type=float, default=0.15, metavar="P")
-    pretrain.add_argument(
-        "--whole-word-mask",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="mask every piece of a word together (default: on)",
-    )
-    pretrain.add_argument("--seed", type=int, default=42)
-    pretrain.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: best)")
-    pretrain.add_argument("--checkpoint-dir", type=Path, help="save a checkpoint each epoch")
-    pretrain.add_argument(
-        "--resume",
-        nargs="?",
-        const=True,
-        metavar="CHECKPOINT",
-        help="continue from the newest checkpoint in --checkpoint-dir (or the one given)",
-    )
-    pretrain.add_argument("--report-to", nargs="+", metavar="NAME", help="tensorboard, wandb…")
-    pretrain.add_argument(
-        "--training-arg",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="any other TrainingArguments field (VALUE read as JSON, else a string)",
-    )
     _add_progress(pretrain)
     _add_verbose(pretrain)
     pretrain.set_defaults(run=cli_pretraining.pretrain)
@@ -343,7 +294,7 @@ def _add_trainer_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--eval-steps",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="evaluate on --dev (and log, and keep the best model) every N steps instead of "
         "every epoch",
@@ -392,7 +343,7 @@ def _add_format(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_runtime(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--batch-size", type=_positive_int, metavar="N", help="batch size")
+    parser.add_argument("--batch-size", type=positive_int, metavar="N", help="batch size")
     parser.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: best)")
 
 
@@ -403,13 +354,3 @@ def _add_progress(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="show progress bars (default: when stderr is a terminal)",
     )
-
-
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
-    return number

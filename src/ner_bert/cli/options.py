@@ -32,6 +32,7 @@ __all__ = [
     "add_training_options",
     "dump_toml",
     "load_toml",
+    "positive_int",
     "resolve_train_options",
     "training_args",
 ]
@@ -338,3 +339,14 @@ def _attribute_docs(doc: str) -> dict[str, str]:
 def _first_sentence(text: str) -> str:
     end = text.find(". ")
     return text if end < 0 else text[: end + 1]
+
+
+def positive_int(value: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return number

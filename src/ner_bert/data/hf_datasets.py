@@ -137,7 +137,13 @@ def stream_hf_dataset(
     name = str(dataset.split) if dataset.split is not None else "dataset"
     features = dataset.features
     names = list(label_names) if label_names is not None else None
-    if features is not None and tags_column in features:
+    if features is not None:
+        for column in (tokens_column, tags_column):
+            if column not in features:
+                raise DataFormatError(
+                    f"{name}: no column {column!r}; the columns are {list(features)}. Pass "
+                    "tokens_column=... / tags_column=... to name the right ones."
+                )
         _check_tokens_feature(features[tokens_column], tokens_column, name)
         names = _tag_names(features[tags_column], tags_column, name, label_names)
     document, previous = -1, object()

@@ -9,6 +9,7 @@ final metrics, context settings) and a model card, ``README.md``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import tempfile
@@ -34,6 +35,7 @@ __all__ = [
     "TRAINER_STATE_FILE",
     "WEIGHTS_FILE",
     "check_checkpoint_dir",
+    "check_folders_apart",
     "check_output_dir",
     "check_run_dirs",
     "checkpoint_step",
@@ -226,13 +228,22 @@ def check_run_dirs(
     if checkpoint_dir is not None:
         check_checkpoint_dir(Path(checkpoint_dir))
     if output_dir is not None and checkpoint_dir is not None:
-        output, checkpoints = Path(output_dir).resolve(), Path(checkpoint_dir).resolve()
-        if output == checkpoints or output in checkpoints.parents or checkpoints in output.parents:
-            raise ConfigError(
-                f"checkpoint_dir {checkpoint_dir} and output_dir {output_dir} overlap; the final "
-                "model would replace the checkpoints (or they would land in the model). Use "
-                "two separate folders."
-            )
+        check_folders_apart(Path(output_dir), Path(checkpoint_dir))
+
+
+def check_folders_apart(output_dir: Path, checkpoint_dir: Path) -> None:
+    """Refuse a checkpoint folder and an output folder that are one inside the other.
+
+    Raises:
+        ConfigError: They overlap.
+    """
+    output, checkpoints = output_dir.resolve(), checkpoint_dir.resolve()
+    if output == checkpoints or output in checkpoints.parents or checkpoints in output.parents:
+        raise ConfigError(
+            f"checkpoint_dir {checkpoint_dir} and output_dir {output_dir} overlap; the final "
+            "model would replace the checkpoints (or they would land in the model). Use "
+            "two separate folders."
+        )
 
 
 def save_model(
@@ -271,6 +282,8 @@ def save_model(
             "labels": list(labels.labels),
         }
         files = file_manifest(staging)  # not the card: users edit it before they share it
-        atomic_write_text(staging / CARD_FILE, model_card(meta, name=directory.resolve().name))
-        write_metadata(staging, {**meta, "files": files})
+        card = model_card(meta, name=directory.resolve().name)
+        atomic_write_text(staging / CARD_FILE, card)
+        card_sha256 = hashlib.sha256(card.encode("utf-8")).hexdigest()  # tells an edited card
+        write_metadata(staging, {**meta, "files": files, "card_sha256": card_sha256})
     logger.info("saved model to %s (%s)", directory, METADATA_FILE)

@@ -9,6 +9,8 @@ unedited model card is written again for the repository, so its usage snippets l
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import logging
 from pathlib import Path
 
@@ -34,7 +36,9 @@ def push_to_hub(
 ) -> str:
     """Upload a saved ner_bert model folder to a Hub model repository (created if needed).
 
-    The folder's files are uploaded (not its subfolders or hidden files) in one commit.
+    The folder's files are uploaded (not its subfolders or hidden files) in one commit. The
+    model card is written again for ``repo_id`` unless it was edited after saving (its
+    SHA-256 in ``ner_bert.json`` tells).
 
     Args:
         folder: A folder written by ``NERTrainer.save``, ``NERPredictor.save`` or
@@ -65,8 +69,8 @@ def push_to_hub(
         )
     if not repo_id.strip():
         raise ConfigError("repo_id is empty; name the repository, e.g. 'my-org/my-ner'.")
-    files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if _shared(p)}
-    files[CARD_FILE] = _card_for(folder, metadata, repo_id, files.get(CARD_FILE))
+    files: dict[str, Path | bytes] = {p.name: p for p in sorted(folder.iterdir()) if _shared(p)}
+    files[CARD_FILE] = _card_for(folder, metadata, repo_id)
     message = commit_message or f"Upload {repo_id.split('/')[-1]} with ner_bert"
     return _upload(files, repo_id, token, private, revision, message, create_pr)
 
@@ -75,18 +79,21 @@ def _shared(path: Path) -> bool:
     return path.is_file() and not path.name.startswith(".")
 
 
-def _card_for(folder: Path, metadata: dict[str, object], repo_id: str, card: bytes | None) -> bytes:
-    """The card to push: the folder's own if the user edited it, else one naming the repo."""
-    meta = {key: value for key, value in metadata.items() if key != "files"}
-    generated = model_card(meta, name=folder.resolve().name).encode("utf-8")
-    if card is not None and card != generated:
-        logger.info("pushing the edited %s of %s as it is", CARD_FILE, folder)
+def _card_for(folder: Path, metadata: dict[str, object], repo_id: str) -> bytes:
+    """The card to push: the folder's own if the user edited it (or it cannot be told),
+    else one naming the repository."""
+    path = folder / CARD_FILE
+    card = path.read_bytes() if path.is_file() else None
+    meta = {key: value for key, value in metadata.items() if key not in ("files", "card_sha256")}
+    saved = metadata.get("card_sha256")
+    if card is not None and (saved is None or hashlib.sha256(card).hexdigest() != saved):
+        logger.warning("pushing %s as it is (edited after saving, or saved without a hash)", path)
         return card
     return model_card(meta, name=repo_id).encode("utf-8")
 
 
 def _upload(
-    files: dict[str, bytes],
+    files: dict[str, Path | bytes],
     repo_id: str,
     token: str | bool | None,
     private: bool | None,
@@ -103,6 +110,13 @@ def _upload(
         )
     api = HfApi(token=token)
     operations = [CommitOperationAdd(name, data) for name, data in files.items()]
+    refused: tuple[type[BaseException], ...] = (
+        HfHubHTTPError,
+        OfflineModeIsEnabled,
+        OSError,
+        ValueError,
+        *_http_errors(),
+    )
     try:
         api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
         commit = api.create_commit(
@@ -112,8 +126,20 @@ def _upload(
             revision=revision,
             create_pr=create_pr,
         )
-    except (HfHubHTTPError, OfflineModeIsEnabled, OSError, ValueError) as exc:
+    except refused as exc:
         raise HubError(f"pushing to {repo_id} on {api.endpoint} failed: {exc}") from exc
     url = commit.pr_url if create_pr and commit.pr_url else commit.commit_url
     logger.info("pushed %d files to %s: %s", len(files), repo_id, url)
     return str(url)
+
+
+def _http_errors() -> tuple[type[BaseException], ...]:
+    """The HTTP client's own errors (connection refused, timeouts): huggingface_hub 1.x
+    raises ``httpx`` ones, 2.x ``httpx2`` ones, and neither is an ``OSError``."""
+    found: list[type[BaseException]] = []
+    for name in ("httpx2", "httpx"):
+        try:
+            found.append(importlib.import_module(name).HTTPError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)

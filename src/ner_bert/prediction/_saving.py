@@ -157,6 +157,7 @@ class SavedPredictorMixin:
             The URL of the commit (or of the pull request with ``create_pr``).
 
         Raises:
+            ConfigError: ``repo_id`` is empty.
             HubError: The Hub refused the push or cannot be reached.
         """
         with tempfile.TemporaryDirectory(prefix="ner_bert-push-") as tmp:

@@ -9,6 +9,7 @@ The saved folder is an encoder like any other: ``NERTrainer`` fine-tunes it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -19,11 +20,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .._choices import parse_choice
+from ..config import MixedPrecision
 from ..errors import ConfigError, DataFormatError, ModelLoadError
 from ..model.atomic import atomic_write_text, staged_folder
 from ..model.device import precision_name, resolve_device, resolve_precision
-from ..model.files import find_checkpoint
-from ..model.loading import load_encoder_config, load_tokenizer
+from ..model.files import check_folders_apart
+from ..model.loading import load_encoder_config, load_tokenizer, window_length
 from ..model.source import NO_HUB_OPTIONS, ModelSource
 from ..subwords.encoding import TextEncoder
 from .corpus import Document
@@ -37,7 +40,7 @@ __all__ = [
     "check_target",
 ]
 
-logger = logging.getLogger("ner_bert.pretraining")
+logger = logging.getLogger(__name__)
 
 ADAPTATION_FILE = "adaptation.json"
 """Written into an adapted encoder's folder: the settings and the result of the adaptation."""
@@ -103,15 +106,20 @@ class AdaptationSettings:
     mixed_precision: str = "auto"
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.mlm_probability < 1.0:
-            raise ConfigError(f"mlm_probability must be in (0, 1), got {self.mlm_probability!r}.")
-        if not 0.0 <= self.held_out < 1.0:
-            raise ConfigError(f"held_out must be in [0, 1), got {self.held_out!r}.")
-        if self.batch_size < 1 or self.max_length < 8:
-            raise ConfigError(
-                f"batch_size must be >= 1 and max_length >= 8, got {self.batch_size} and "
-                f"{self.max_length}."
-            )
+        ranges = {
+            "mlm_probability": (self.mlm_probability, 0.0 < self.mlm_probability < 1.0),
+            "held_out": (self.held_out, 0.0 <= self.held_out < 1.0),
+            "warmup_ratio": (self.warmup_ratio, 0.0 <= self.warmup_ratio < 1.0),
+            "learning_rate": (self.learning_rate, self.learning_rate > 0),
+            "epochs": (self.epochs, self.epochs > 0),
+            "batch_size": (self.batch_size, self.batch_size >= 1),
+            "max_length": (self.max_length, self.max_length >= 8),
+            "max_steps": (self.max_steps, self.max_steps is None or self.max_steps >= 1),
+        }
+        for name, (value, valid) in ranges.items():
+            if not valid:
+                raise ConfigError(f"AdaptationSettings.{name}: {value!r} is out of range.")
+        parse_choice(MixedPrecision, "mixed_precision", self.mixed_precision)
 
 
 class EncoderAdapter:
@@ -123,7 +131,8 @@ class EncoderAdapter:
             model) gets a new head whose output layer is its word embeddings.
         settings: The adaptation options (defaults: :class:`AdaptationSettings`).
         device: ``"cpu"``, ``"cuda"``... (default: the best available).
-        checkpoint_dir: Where the Trainer saves a checkpoint each epoch (to resume).
+        checkpoint_dir: Where the Trainer saves a checkpoint each epoch (to resume; for long
+            epochs add ``training_args={"save_strategy": "steps", "save_steps": 500}``).
         progress_bar: Show the Trainer's progress bar.
         training_args: Any other ``TrainingArguments`` fields (they win).
 
@@ -154,11 +163,13 @@ class EncoderAdapter:
         self.checkpoint_dir = None if checkpoint_dir is None else str(checkpoint_dir)
         self.progress_bar = progress_bar
         self.training_args = dict(training_args or {})
-        load_encoder_config(self.model_name)  # a masked-LM encoder, before anything else
+        # A masked-LM encoder, before anything else; its inputs as long as the model allows.
+        self._model_config = load_encoder_config(self.model_name)
         self.tokenizer = load_tokenizer(self.model_name)
         if self.tokenizer.mask_token is None:
             raise ModelLoadError(f"{self.model_name}: the tokenizer has no mask token.")
-        self.encoder = TextEncoder(self.tokenizer, max_length=self.settings.max_length)
+        length = window_length(self.settings.max_length, self.tokenizer, self._model_config)
+        self.encoder = TextEncoder(self.tokenizer, max_length=length)
         self.model: Any = None
         self.result: AdaptationResult | None = None
 
@@ -182,6 +193,8 @@ class EncoderAdapter:
         Raises:
             DataFormatError: The corpus gives fewer sequences than one batch.
             DataNotFoundError: ``resume_from`` holds no checkpoint.
+            ConfigError: The checkpoint was written with other settings or text.
+            ModelLoadError: The checkpoint is of another model or lacks its optimizer state.
         """
         train_docs, eval_docs = self._split(list(corpus), eval)
         train = pack_documents(train_docs, self.encoder)
@@ -193,11 +206,15 @@ class EncoderAdapter:
                 f"subwords, fewer than one batch of {batch}; give more text or a smaller "
                 "batch_size."
             )
-        checkpoint = None if resume_from is None else find_checkpoint(resume_from)
         from ..training.hf_trainer import run_folder, train_refusing_pickles
+        from ..training.resume import checkpoint_to_resume
 
+        record = self._record(train, held)
+        checkpoint = None
+        if resume_from is not None:  # the same model, settings and text, checked first
+            checkpoint = checkpoint_to_resume(resume_from, record, self._model_config)
         with run_folder(self.checkpoint_dir) as output_dir:
-            trainer = self._trainer(train, output_dir)
+            trainer = self._trainer(train, output_dir, record)
             before = self._perplexity(trainer, held)
             started = time.perf_counter()
             train_refusing_pickles(trainer, checkpoint)
@@ -226,7 +243,7 @@ class EncoderAdapter:
         if self.model is None or self.result is None:
             raise ConfigError("there is no adapted model to save; call adapter.adapt first.")
         directory = Path(path)
-        check_target(directory, overwrite=overwrite)
+        check_target(directory, overwrite=overwrite, checkpoint_dir=self.checkpoint_dir)
         with staged_folder(directory) as staging:
             self.model.save_pretrained(staging)
             self.tokenizer.save_pretrained(staging)
@@ -267,10 +284,28 @@ class EncoderAdapter:
             seed=seed,
         )
 
-    def _trainer(self, train: list[dict[str, Any]], output_dir: str) -> Any:
+    def _record(self, train: list[dict[str, Any]], held: list[dict[str, Any]]) -> dict[str, Any]:
+        """What each checkpoint records, to check a resumed run is the same run."""
+
+        def fingerprint(inputs: list[dict[str, Any]]) -> str:
+            digest = hashlib.sha256()
+            for item in inputs:
+                digest.update(json.dumps(item["input_ids"]).encode())
+            return f"{len(inputs)} sequences, sha256 {digest.hexdigest()[:16]}"
+
+        return {
+            "settings": asdict(self.settings),
+            "training_args": self.training_args,
+            "labels": [],
+            "train_data": fingerprint(train),
+            "eval_data": fingerprint(held),
+        }
+
+    def _trainer(self, train: list[dict[str, Any]], output_dir: str, record: dict[str, Any]) -> Any:
         from transformers import Trainer, set_seed
 
         from ..training.hf_trainer import LoggingCallback
+        from ..training.resume import RunRecordCallback
 
         set_seed(self.settings.seed)
         model = ModelSource(self.model_name, False, NO_HUB_OPTIONS).model(masked_lm=True)
@@ -280,7 +315,7 @@ class EncoderAdapter:
             train_dataset=train,
             data_collator=self._collator(seed=None),
             processing_class=self.tokenizer,
-            callbacks=[LoggingCallback()],
+            callbacks=[LoggingCallback(), RunRecordCallback(record)],
         )
         from transformers import PrinterCallback
 
@@ -336,13 +371,16 @@ class EncoderAdapter:
         return float(math.exp(min(loss, 50.0)))
 
 
-def check_target(path: Path, *, overwrite: bool) -> None:
-    """Refuse to save where anything but an adapted encoder would be replaced.
+def check_target(path: Path, *, overwrite: bool, checkpoint_dir: str | Path | None = None) -> None:
+    """Refuse to save where anything but an adapted encoder would be replaced, or where the
+    run's checkpoints are.
 
     Raises:
         ConfigError: ``path`` is a file or a non-empty folder without ``adaptation.json``,
-            or holds an adapted encoder and ``overwrite`` is off.
+            holds an adapted encoder and ``overwrite`` is off, or overlaps ``checkpoint_dir``.
     """
+    if checkpoint_dir is not None:
+        check_folders_apart(path, Path(checkpoint_dir))
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{path} is an existing file; pass a directory path.")
     if not path.is_dir() or not any(path.iterdir()):

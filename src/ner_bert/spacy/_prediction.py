@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from spacy.tokens import Doc, Span
 
 from .._choices import parse_choice
+from ..errors import NerBertError
 from ..labels import tags_to_spans
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -150,7 +151,9 @@ def _token_span(doc: Doc, start: int, end: int, label: str) -> Span:
     (the tokenizer joined it to a neighbouring word) takes the whole token."""
     span = doc.char_span(start, end, label=label, alignment_mode="strict")
     if span is None:
+        # expand finds the tokens of any non-empty character span inside the doc
         span = doc.char_span(start, end, label=label, alignment_mode="expand")
         logger.debug("ner_bert: entity %r widened to spaCy tokens %r", doc.text[start:end], span)
-    assert span is not None  # expand always finds tokens for a non-empty span in the doc
+    if span is None:  # pragma: no cover - an entity is never empty nor outside its text
+        raise NerBertError(f"no spaCy tokens cover characters {start}:{end} of the doc")
     return span

@@ -42,33 +42,13 @@ Example configuration (``config.cfg``)::
     labels = null             # real tag names for a model whose config has LABEL_0 ...
     words = "text"            # text: ner_bert's words of the text | tokens: spaCy's tokens
 
-When the model is loaded: lazily, as in spacy-transformers. Creating the component
-(``nlp.add_pipe``, or ``spacy.load`` building the pipeline from its config) only checks the
-settings; the model is loaded by the first of
-
-* ``nlp.initialize()`` (the usual step after building a pipeline: wrong settings fail there),
-* ``from_disk``/``from_bytes`` (``spacy.load``), which load the copy saved with the pipeline
-  and never read the ``model`` setting,
-* the first doc (``nlp(text)``, ``nlp.pipe``), or the first use of ``predictor``,
-  ``to_disk`` or ``to_bytes``.
-
-A wrong ``model`` (a missing folder, a file, a hub name that does not load) is a
-:class:`~ner_bert.errors.ModelLoadError` naming the component and the model at that moment.
-An empty ``model`` is a :class:`~ner_bert.errors.ConfigError` at once. ``labels`` is empty
-until the model is loaded.
-
-Serialization: ``nlp.to_disk(path)`` writes the model (weights, tokenizer, config,
-``ner_bert.json``) into ``path/<component name>/model``; ``spacy.load(path)`` loads that copy,
-so the folder is self-contained: it works offline on a machine without the original model.
-
-Multiprocessing: ``nlp.pipe(texts, n_process=2, batch_size=64)`` works. spaCy forks the
-worker processes, and a process forked after torch has used its thread pool hangs on its
-first multi-threaded operation, so each worker runs torch on **one thread** (the component
-sets this in the worker, the parent keeps its setting). ``n_process=k`` thus uses ``k``
-cores: on a 4-core machine use ``n_process=4``, or ``n_process=1`` (the default), which uses
-all cores through torch's own threads and is usually as fast. Load the model first
-(``nlp.initialize()``) so the workers share it instead of each loading its own. On a GPU, use
-one process and a larger ``batch_size``: CUDA cannot be used in forked processes.
+The model is loaded lazily, as in spacy-transformers: creating the component (``add_pipe``,
+or ``spacy.load`` building the pipeline) only checks the settings, and the model loads at
+``nlp.initialize()``, ``from_disk``/``from_bytes`` (the copy saved with the pipeline) or the
+first doc. A wrong ``model`` is a :class:`~ner_bert.errors.ModelLoadError` naming the component
+then; an empty one a :class:`~ner_bert.errors.ConfigError` at once. ``nlp.to_disk`` makes a
+self-contained folder, and ``nlp.pipe(..., n_process=k)`` runs each forked worker on one torch
+thread. The spaCy guide (``docs/spacy.rst``) has the details.
 """
 
 import itertools

@@ -36,6 +36,7 @@ def is_streamed(data: Any) -> bool:
 
 
 def sentences_of(stream: Any) -> Iterator[TaggedSentence]:
+    """The stream's rows as IOB2 sentences, read one at a time (its default columns)."""
     from ..data.hf_datasets import stream_hf_dataset
 
     return stream_hf_dataset(stream)
@@ -66,16 +67,19 @@ def read_run_data(
 
 
 def check_streamed_run(training_args: dict[str, Any], labels: LabelSet | None) -> LabelSet:
-    """The labels of a streamed run; refuse one without labels or ``max_steps``.
+    """The labels of a streamed run; refuse one without labels or ``max_steps``, or one that
+    asks for several data-loading workers.
 
     Raises:
-        LabelError: Neither the stream's ``ClassLabel`` nor ``labels=`` gives the labels.
-        ConfigError: ``training_args`` has no ``max_steps > 0``.
+        LabelError: Neither the stream's IOB2 ``ClassLabel`` nor ``labels=`` gives the labels.
+        ConfigError: ``training_args`` has no ``max_steps > 0``, or ``dataloader_num_workers``
+            above 0 (each worker would read the whole stream).
     """
     if labels is None:
         raise LabelError(
-            "a streamed dataset cannot be read ahead for its labels; give them: a ClassLabel "
-            "tag column (dataset.cast_column), or NERTrainer(..., labels=['O', 'B-PER', ...])."
+            "a streamed dataset cannot be read ahead for its labels; give them: an IOB2 "
+            "ClassLabel tag column (dataset.cast_column), or NERTrainer(..., labels=['O', "
+            "'B-PER', ...]). Streamed tags must be IOB2 (convert others with dataset.map)."
         )
     steps = training_args.get("max_steps", -1)
     if not isinstance(steps, int) or steps <= 0:
@@ -83,6 +87,11 @@ def check_streamed_run(training_args: dict[str, Any], labels: LabelSet | None) -
             "a streamed dataset has no length, so the run needs one: pass "
             "training_args={'max_steps': N} (each pass over the stream is one epoch; use "
             "eval_strategy='steps' with eval_steps to evaluate within a pass)."
+        )
+    if training_args.get("dataloader_num_workers", 0):
+        raise ConfigError(
+            "a streamed dataset is read in the training process: dataloader_num_workers must "
+            "be 0 (each worker would read the whole stream)."
         )
     return labels
 
@@ -118,7 +127,15 @@ class StreamedWindows(torch.utils.data.IterableDataset):  # type: ignore[type-ar
             self.stream.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[dict[str, list[int]]]:
+        known = set(self.labels.labels)
         for chunk in _whole_documents(sentences_of(self.stream), _CHUNK_SENTENCES):
+            for sentence in chunk:
+                unknown = sorted(set(sentence.tags) - known)
+                if unknown:
+                    raise LabelError(
+                        f"{sentence.source}: tags {unknown} are not in the run's labels "
+                        f"{list(self.labels.labels)}; add them to labels=[...]."
+                    )
             for window in training_windows(
                 chunk,
                 self.encoder,
