@@ -323,11 +323,10 @@ class EncoderAdapter:
         return trainer
 
     def _arguments(self, output_dir: str) -> Any:
-        from transformers import TrainingArguments
+        from ..training.arguments import runtime_arguments, training_arguments
 
         device = resolve_device(self.device)
         dtype = resolve_precision(self.settings.mixed_precision, device)
-        name = None if dtype is None else precision_name(dtype)
         s = self.settings
         values: dict[str, Any] = {
             "output_dir": output_dir,
@@ -339,24 +338,16 @@ class EncoderAdapter:
             "warmup_steps": s.warmup_ratio,
             "weight_decay": s.weight_decay,
             "seed": s.seed,
-            "bf16": name == "bf16",
-            "fp16": name == "fp16",
-            "use_cpu": device.type == "cpu",
+            **runtime_arguments(
+                None if dtype is None else precision_name(dtype), use_cpu=device.type == "cpu"
+            ),
             "save_strategy": "epoch" if self.checkpoint_dir else "no",
             "logging_strategy": "steps",
             "logging_steps": 50,
-            "report_to": "none",
-            "remove_unused_columns": False,
             "disable_tqdm": not self.progress_bar,
-            "dataloader_pin_memory": device.type != "cpu",
             **self.training_args,
         }
-        try:
-            return TrainingArguments(**values)
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(
-                f"transformers.TrainingArguments rejected the settings: {exc}"
-            ) from exc
+        return training_arguments(values)
 
     def _perplexity(self, trainer: Any, held: list[dict[str, Any]]) -> float | None:
         """exp(masked-LM loss) of ``held``, with the same masks every time it is called."""

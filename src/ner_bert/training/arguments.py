@@ -19,7 +19,14 @@ from typing import Any
 from ..config import MixedPrecision, TrainingConfig
 from ..errors import ConfigError
 
-__all__ = ["LINKS", "Link", "build_training_arguments", "merge_training_args"]
+__all__ = [
+    "LINKS",
+    "Link",
+    "build_training_arguments",
+    "merge_training_args",
+    "runtime_arguments",
+    "training_arguments",
+]
 
 
 def _same(value: Any) -> Any:
@@ -193,25 +200,39 @@ def build_training_arguments(
     Raises:
         ConfigError: TrainingArguments rejects the combination (the message is its own).
     """
-    from transformers import TrainingArguments
-
     linked = {link.args: link.to_args(getattr(config, link.config)) for link in LINKS}
     values: dict[str, Any] = {name: value for name, value in linked.items() if value is not None}
     values["per_device_eval_batch_size"] = config.eval_batch_size or 2 * config.batch_size
-    values.update(output_dir=output_dir, bf16=dtype_name == "bf16", fp16=dtype_name == "fp16")
+    values.update(output_dir=output_dir, **runtime_arguments(dtype_name, use_cpu=use_cpu))
     values.update(_schedule(config, explicit, has_eval))
     values.update(
-        use_cpu=use_cpu,
         lr_scheduler_type="linear",
         optim="adamw_torch_fused",
-        report_to="none",
-        remove_unused_columns=False,
-        dataloader_pin_memory=not use_cpu,
         # Without a checkpoint_dir the checkpoints only serve to keep the best model.
         save_only_model=config.checkpoint_dir is None,
     )
     skip = {"bf16", "fp16", "use_cpu", "output_dir"}
     values.update({k: v for k, v in explicit.items() if k not in skip})
+    return training_arguments(values)
+
+
+def runtime_arguments(dtype_name: str | None, *, use_cpu: bool) -> dict[str, Any]:
+    """The ``TrainingArguments`` fields every ner_bert run sets the same way (fine-tuning and
+    masked-LM adaptation): precision, device, no reporting unless asked, all columns kept."""
+    return {
+        "bf16": dtype_name == "bf16",
+        "fp16": dtype_name == "fp16",
+        "use_cpu": use_cpu,
+        "report_to": "none",
+        "remove_unused_columns": False,
+        "dataloader_pin_memory": not use_cpu,
+    }
+
+
+def training_arguments(values: dict[str, Any]) -> Any:
+    """``TrainingArguments(**values)``; its refusal is a :class:`ConfigError`."""
+    from transformers import TrainingArguments
+
     try:
         return TrainingArguments(**values)
     except (ValueError, TypeError) as exc:
