@@ -353,8 +353,10 @@ def test_the_cli_reports_bad_input_in_one_line(tiny_model_dir, tmp_path, capsys)
     cases = [
         ([*evaluate, str(article)], f"{article}:1: the first token line has"),
         ([*evaluate, str(surrogate)], f"{surrogate}:1: the record's 'text' holds a lone"),
-        (["train", "--model", str(tiny_model_dir), "--train", str(article), "--output", out],
-         f"{article}:1"),
+        (
+            ["train", "--model", str(tiny_model_dir), "--train", str(article), "--output", out],
+            f"{article}:1",
+        ),
         (["predict", "--model", str(tiny_model_dir), str(tmp_path)], str(tmp_path)),
         (["predict", "--model", str(empty_model), str(article)], str(empty_model)),
         (["train", "--config", str(broken_toml)], str(broken_toml)),

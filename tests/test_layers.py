@@ -17,6 +17,7 @@ RANK = {
     "training": 3,
     "pretraining": 3,
     "cli": 4,
+    "scale": 4,
     "spacy": 4,
 }
 

@@ -389,7 +389,7 @@ def _load_predictor(args: argparse.Namespace) -> Any:
     from ..prediction import NERPredictor
 
     _quiet_transformers()
-    return NERPredictor.from_pretrained(args.model, device=args.device)
+    return NERPredictor.from_pretrained(args.model, device=args.device, precision=args.precision)
 
 
 def _progress(args: argparse.Namespace) -> bool:

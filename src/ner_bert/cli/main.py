@@ -24,6 +24,7 @@ from . import pretraining as cli_pretraining
 from .commands import PROG, UsageError
 from .options import DATA_FORMATS, RUN_KEYS, add_training_options, positive_int
 from .pretraining import add_pretrain_arguments
+from .scaling import add_engine_arguments, predict_on_engine
 
 __all__ = ["build_parser", "main"]
 
@@ -233,7 +234,14 @@ def _add_predict_command(commands: argparse._SubParsersAction[_Parser]) -> None:
     _add_runtime(predict)
     _add_progress(predict)
     _add_verbose(predict)
-    predict.set_defaults(run=cli_commands.predict)
+    add_engine_arguments(predict)
+    predict.set_defaults(run=_predict)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    """``predict`` in this process, or on Ray or Spark with ``--engine``."""
+    run = cli_commands.predict if args.engine is None else predict_on_engine
+    return run(args)
 
 
 def _add_push_command(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -345,6 +353,12 @@ def _add_format(parser: argparse.ArgumentParser) -> None:
 def _add_runtime(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=positive_int, metavar="N", help="batch size")
     parser.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: best)")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="arithmetic of the forward pass (default auto: bf16 where the hardware is fast "
+        "at it, else fp32)",
+    )
 
 
 def _add_progress(parser: argparse.ArgumentParser) -> None:

@@ -20,6 +20,7 @@ from ..errors import ConfigError, DataNotFoundError, ModelLoadError
 from ..labels import LabelSet
 from .atomic import atomic_write_text, file_manifest, staged_folder
 from .card import model_card
+from .quiet import transformers_bars_off
 
 __all__ = [
     "CARD_FILE",
@@ -272,7 +273,8 @@ def save_model(
     model.config.id2label = labels.id2label
     model.config.label2id = labels.label2id
     with staged_folder(directory) as staging:
-        model.save_pretrained(staging)
+        with transformers_bars_off():
+            model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         meta = {
             "format_version": 1,

@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import LabelError, ModelLoadError
 from ..labels import LabelSet
 from .files import METADATA_FILE, WEIGHTS_FILE, read_metadata
+from .quiet import transformers_bars_off
 
 __all__ = [
     "LOAD_ERRORS",
@@ -122,13 +123,14 @@ class ModelSource:
         source = self.source
         auto = AutoModelForMaskedLM if masked_lm else AutoModelForTokenClassification
         try:
-            return auto.from_pretrained(
-                source,
-                use_safetensors=True,
-                trust_remote_code=self.trust_remote_code,
-                **self.hub.kwargs(),
-                **options,
-            )
+            with transformers_bars_off():
+                return auto.from_pretrained(
+                    source,
+                    use_safetensors=True,
+                    trust_remote_code=self.trust_remote_code,
+                    **self.hub.kwargs(),
+                    **options,
+                )
         except (*LOAD_ERRORS, RuntimeError) as exc:
             raise ModelLoadError(
                 f"{source}: could not load the model weights ({type(exc).__name__}: {exc}); "

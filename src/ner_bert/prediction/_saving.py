@@ -45,6 +45,7 @@ class SavedPredictorMixin:
         path_or_name: str | Path,
         *,
         device: str | None = None,
+        precision: str | None = None,
         labels: Sequence[str] | LabelSet | None = None,
         config: PredictionConfig | None = None,
         trust_remote_code: bool = False,
@@ -62,6 +63,8 @@ class SavedPredictorMixin:
         Args:
             path_or_name: A local model directory or a Hugging Face hub name.
             device: Overrides ``config.device`` (``"cpu"``, ``"cuda"``, ...).
+            precision: Overrides ``config.precision`` (``"auto"``, ``"fp32"``, ``"bf16"``,
+                ``"fp16"``); with no ``config``, the saved aggregation is kept.
             labels: The IOB2 labels in id order, for checkpoints whose config has generic
                 ``LABEL_0`` names (or to override the saved ones).
             config: Prediction options; without one, the aggregation saved in the model's
@@ -94,8 +97,10 @@ class SavedPredictorMixin:
         if config is None:
             aggregation = loaded.metadata.get("aggregation", "first")
             config = PredictionConfig(aggregation=str(aggregation))
-        if device is not None:
-            config = PredictionConfig.from_dict({**config.to_dict(), "device": device})
+        overrides = {"device": device, "precision": precision}
+        overrides = {key: value for key, value in overrides.items() if value is not None}
+        if overrides:
+            config = PredictionConfig.from_dict({**config.to_dict(), **overrides})
         return cls(
             loaded.model,
             loaded.tokenizer,
