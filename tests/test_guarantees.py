@@ -80,6 +80,21 @@ def test_a_kill_during_save_leaves_the_old_or_the_new_folder(two_models, tmp_pat
     assert seen  # at least one outcome was checked (both, on most machines)
 
 
+def test_leftovers_of_a_killed_save_are_removed_by_the_next_one(two_models, tmp_path):
+    first, _ = two_models
+    target = tmp_path / "target"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    for kind in ("saving", "old", "write-check"):  # killed while staging, swapping, checking
+        (tmp_path / f".target.{kind}-{dead}-x1y2").mkdir()
+    (tmp_path / f".target.saving-{os.getpid()}-live").mkdir()  # a live save: left alone
+    NERPredictor.from_pretrained(first).save(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f".target.saving-{os.getpid()}-live",
+        "target",
+    ]
+
+
 def test_the_rename_fallback_also_swaps_whole_folders(two_models, tmp_path, monkeypatch):
     first, second = two_models
     monkeypatch.setattr(atomic, "_exchange", lambda a, b: False)  # as on a non-Linux system

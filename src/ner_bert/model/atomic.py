@@ -32,6 +32,7 @@ __all__ = [
     "atomic_text_file",
     "atomic_write_bytes",
     "atomic_write_text",
+    "check_can_write_beside",
     "file_manifest",
     "staged_folder",
     "verify_manifest",
@@ -39,6 +40,7 @@ __all__ = [
 
 _STAGING = ".saving-"
 _ASIDE = ".old-"
+_WRITE_CHECK = ".write-check-"
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 
@@ -108,6 +110,22 @@ def staged_folder(target: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)  # after the swap it holds the old folder
 
 
+def check_can_write_beside(target: Path) -> None:
+    """Create and remove a hidden folder where ``target``'s folder will be written: its
+    nearest existing ancestor (tried for real, since permissions alone do not tell, e.g.
+    read-only mounts). Named like the staging folders, so a kill in between leaves nothing
+    the next save of ``target`` does not remove.
+
+    Raises:
+        OSError: the folder cannot be written.
+    """
+    target = Path(target).absolute()
+    parent = target.parent
+    while not parent.exists():
+        parent = parent.parent
+    os.rmdir(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}{_WRITE_CHECK}{os.getpid()}-"))
+
+
 def _swap_in(staging: Path, target: Path) -> None:
     """Put ``staging`` at ``target``; the old ``target`` (if any) ends up at ``staging``."""
     if not target.exists() or (target.is_dir() and not any(target.iterdir())):
@@ -142,7 +160,7 @@ def _exchange(first: Path, second: Path) -> bool:
 
 def _remove_stale_siblings(target: Path) -> None:
     """Remove staging folders of saves to ``target`` killed before they finished."""
-    for prefix in (_STAGING, _ASIDE):
+    for prefix in (_STAGING, _ASIDE, _WRITE_CHECK):
         for sibling in target.parent.glob(f".{glob.escape(target.name)}{prefix}*"):
             pid = sibling.name[len(target.name) + 1 + len(prefix) :].split("-", 1)[0]
             if pid.isdigit() and not _alive(int(pid)) and sibling.is_dir():

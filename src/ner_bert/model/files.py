@@ -12,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataNotFoundError, ModelLoadError
 from ..labels import LabelSet
-from .atomic import atomic_write_text, file_manifest, staged_folder
+from .atomic import atomic_write_text, check_can_write_beside, file_manifest, staged_folder
 from .card import model_card
 from .quiet import transformers_bars_off
 
@@ -175,17 +174,13 @@ def check_output_dir(path: Path, *, overwrite: bool = False) -> None:
 
 
 def _check_writable(path: Path) -> None:
-    """A model folder is written beside ``path``: its nearest existing ancestor must take a
-    new folder (tried for real, since permissions alone do not tell, e.g. read-only mounts)."""
-    parent = path.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
+    """A model folder is written beside ``path``: refuse now if that cannot be done."""
     try:
-        tempfile.TemporaryDirectory(dir=parent, prefix=".ner_bert-write-check-").cleanup()
+        check_can_write_beside(path)
     except OSError as exc:
         raise ConfigError(
-            f"output directory {path} cannot be written ({parent}: {exc.strerror}); choose a "
-            "folder you can write to."
+            f"output directory {path} cannot be written ({exc.filename or path.parent}: "
+            f"{exc.strerror}); choose a folder you can write to."
         ) from exc
 
 
