@@ -255,3 +255,17 @@ def test_cli_pretrain_resumes_after_a_kill(tiny_encoder_dir: Path, tmp_path: Pat
     assert resumed.stdout.splitlines()[0] == perplexity  # the same model as without the kill
     # The adapted folder is an encoder ner-bert train takes.
     assert (tmp_path / "resumed" / "adaptation.json").is_file()
+
+
+def test_a_datasets_text_column_is_a_corpus_and_a_missing_text_is_named() -> None:
+    import datasets
+
+    from ner_bert import InputTypeError
+
+    table = datasets.Dataset.from_dict({"text": ["Ada left. Bob stayed.", "Rome is old."]})
+    assert documents_of_texts(table["text"]) == [
+        [["Ada", "left", "."], ["Bob", "stayed", "."]],
+        [["Rome", "is", "old", "."]],
+    ]
+    with pytest.raises(InputTypeError, match="text 1 of the corpus is NoneType"):
+        documents_of_texts(datasets.Dataset.from_dict({"text": ["Ada left.", None]})["text"])

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ..errors import DataFormatError, DataNotFoundError
+from ..errors import DataFormatError, DataNotFoundError, InputTypeError
 from ..subwords.segmentation import segment_sentences
 from ..types import TaggedSentence
 
@@ -25,12 +25,23 @@ Document = list[list[str]]
 def documents_of_texts(texts: Iterable[str]) -> list[Document]:
     """One document per text, cut into sentences of treebank words (empty texts dropped).
 
+    Any iterable of strings will do, a ``datasets`` text column included
+    (``documents_of_texts(dataset["text"])``).
+
+    Raises:
+        InputTypeError: A text is not a ``str`` (``None`` included), named by its position.
+
     Example:
         >>> documents_of_texts(["Ada left. Bob stayed.", "  "])
         [[['Ada', 'left', '.'], ['Bob', 'stayed', '.']]]
     """
     documents = []
-    for text in texts:
+    for position, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InputTypeError(
+                f"text {position} of the corpus is {type(text).__name__}, not str; drop or "
+                "fill empty rows first (e.g. dataset.filter(lambda row: row['text'] is not None))."
+            )
         sentences = [[text[a:b] for a, b in words] for words in segment_sentences(text)]
         if sentences:
             documents.append(sentences)
