@@ -159,7 +159,8 @@ def _exchange(first: Path, second: Path) -> bool:
 
 
 def _remove_stale_siblings(target: Path) -> None:
-    """Remove staging folders of saves to ``target`` killed before they finished."""
+    """Remove the staging, aside and write-check folders of saves to ``target`` killed before
+    they finished."""
     for prefix in (_STAGING, _ASIDE, _WRITE_CHECK):
         for sibling in target.parent.glob(f".{glob.escape(target.name)}{prefix}*"):
             pid = sibling.name[len(target.name) + 1 + len(prefix) :].split("-", 1)[0]
