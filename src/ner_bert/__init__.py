@@ -19,6 +19,7 @@ from .errors import (
     HubError,
     InputTypeError,
     LabelError,
+    MissingDependencyError,
     ModelLoadError,
     NerBertError,
     TagSchemeError,
@@ -50,6 +51,7 @@ _LAZY = {
     "TrainingResult": "training",
     "NERPredictor": "prediction",
     "push_to_hub": "model.hub",
+    "export_onnx": "model.onnx_export",
 }
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "InputTypeError",
     "LabelError",
     "LabelSet",
+    "MissingDependencyError",
     "ModelLoadError",
     "NerBertError",
     "TagScheme",

@@ -17,6 +17,7 @@ __all__ = [
     "HubError",
     "InputTypeError",
     "LabelError",
+    "MissingDependencyError",
     "ModelLoadError",
     "NerBertError",
     "TagSchemeError",
@@ -57,3 +58,8 @@ class ModelLoadError(NerBertError, OSError):
 
 class HubError(NerBertError, OSError):
     """The Hugging Face Hub refused a request or cannot be reached (pushing a model)."""
+
+
+class MissingDependencyError(NerBertError, ImportError):
+    """An optional package a feature needs is not installed; the message names the extra
+    that installs it (``pip install 'ner-bert[onnx]'``)."""

@@ -1,5 +1,5 @@
 """The ``ner-bert`` command (also ``python -m ner_bert``): train, evaluate, predict, push,
-pretrain.
+pretrain, export.
 
 A thin layer: each subcommand parses its options, calls the library and prints. Every
 :class:`~ner_bert.errors.NerBertError` and every bad option becomes one line on stderr and exit
@@ -22,6 +22,7 @@ from ..errors import NerBertError
 from . import commands as cli_commands
 from . import pretraining as cli_pretraining
 from .commands import PROG, UsageError
+from .exporting import add_export_arguments, export
 from .options import DATA_FORMATS, RUN_KEYS, add_training_options, positive_int
 from .pretraining import add_pretrain_arguments
 from .scaling import add_engine_arguments, predict_on_engine
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict_command(commands)
     _add_push_command(commands)
     _add_pretrain_command(commands)
+    _add_export_command(commands)
     return parser
 
 
@@ -287,6 +289,23 @@ def _add_pretrain_command(commands: argparse._SubParsersAction[_Parser]) -> None
     _add_progress(pretrain)
     _add_verbose(pretrain)
     pretrain.set_defaults(run=cli_pretraining.pretrain)
+
+
+def _add_export_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """``ner-bert export``: a trained model folder to ONNX."""
+    parser = _add_command(
+        commands,
+        "export",
+        "export a trained model to ONNX (optionally int8) for ONNX Runtime",
+        "Write an ONNX folder from a trained model folder: model.onnx (inputs input_ids and\n"
+        "attention_mask, output logits), the tokenizer, config.json and ner_bert.json.\n"
+        "ner-bert predict/evaluate --model FOLDER and NERPredictor.from_pretrained run it\n"
+        "with ONNX Runtime, with the same offsets and decoding; plain ONNX Runtime runs\n"
+        "model.onnx too. Needs the onnx extra: pip install 'ner-bert[onnx]'.",
+    )
+    add_export_arguments(parser)
+    _add_verbose(parser)
+    parser.set_defaults(run=export)
 
 
 def _add_trainer_options(parser: argparse.ArgumentParser) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "CHECKPOINT_PREFIX",
     "CONFIG_FILE",
     "METADATA_FILE",
+    "ONNX_FILE",
     "PICKLE_WEIGHTS_FILES",
     "RESUME_STATE_FILES",
     "RUN_RECORD_FILE",
@@ -40,6 +41,7 @@ __all__ = [
     "check_run_dirs",
     "checkpoint_step",
     "find_checkpoint",
+    "is_onnx_export",
     "list_checkpoints",
     "read_metadata",
     "save_model",
@@ -52,6 +54,8 @@ METADATA_FILE = "ner_bert.json"
 CARD_FILE = "README.md"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+# An ONNX export (ner-bert export): the graph with its weights, in place of WEIGHTS_FILE.
+ONNX_FILE = "model.onnx"
 
 # Files of a model folder that hold a tokenizer's vocabulary (at least one must be there).
 TOKENIZER_FILES = (
@@ -81,6 +85,16 @@ TRAINER_OUTPUTS = ("runs", "training_args.bin", "README.md")
 def write_metadata(directory: Path, metadata: dict[str, Any]) -> None:
     """Write ``ner_bert.json`` into ``directory``."""
     atomic_write_text(Path(directory) / METADATA_FILE, json.dumps(metadata, indent=2) + "\n")
+
+
+def is_onnx_export(metadata: dict[str, Any] | None) -> bool:
+    """Whether a folder's ``ner_bert.json`` says it is an ONNX export (``"runtime": "onnx"``).
+
+    Example:
+        >>> is_onnx_export({"runtime": "onnx"}), is_onnx_export(None)
+        (True, False)
+    """
+    return isinstance(metadata, dict) and metadata.get("runtime") == "onnx"
 
 
 def read_metadata(directory: Path) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ when the model runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from ..subwords.encoding import Encoded, TextEncoder
 from ..subwords.inputs import make_windows, sentence_probabilities
 from .device import autocast
 
-__all__ = ["SubwordScorer", "context_settings", "quantize"]
+__all__ = ["Runner", "SubwordScorer", "TorchRunner", "context_settings", "quantize"]
 
 
 def context_settings(
@@ -50,14 +50,42 @@ def context_settings(
     return size, window
 
 
+class Runner(Protocol):
+    """Softmaxed outputs ``(batch, width, n_labels)`` of a padded batch of token rows, given
+    its ``input_ids`` and ``attention_mask`` (int64 arrays of shape ``(batch, width)``)."""
+
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
+
+
+class TorchRunner:
+    """A :class:`Runner` on a torch token-classification model (in eval mode, on ``device``),
+    with bf16/fp16 autocast when ``dtype`` is set."""
+
+    def __init__(self, model: Any, *, device: Any, dtype: Any) -> None:
+        self.model = model
+        self.device = device
+        self.dtype = dtype
+
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            ids_t = torch.from_numpy(input_ids).to(self.device)
+            mask_t = torch.from_numpy(attention_mask).to(self.device)
+            with autocast(self.device, self.dtype):
+                logits = self.model(input_ids=ids_t, attention_mask=mask_t).logits
+            probs = torch.softmax(logits.float(), dim=-1)
+            result: np.ndarray = probs.cpu().numpy()
+        return result
+
+
 class SubwordScorer:
     """Softmaxed subword predictions ``(n_tokens, n_labels)`` of encoded inputs.
 
     Args:
-        model: The token-classification model (on ``device``, in eval mode).
+        runner: Runs the model on one padded batch (:class:`TorchRunner`, or ONNX Runtime's
+            :class:`~ner_bert.model.onnx_runtime.OnnxRunner`).
         encoder: The :class:`~ner_bert.subwords.encoding.TextEncoder` that encoded the inputs.
-        device: The torch device of the model.
-        dtype: The autocast dtype, or ``None`` for fp32.
         n_labels: Number of model outputs.
         max_batch_tokens: Upper bound on padded tokens per forward pass.
         context_size: Subwords of document context per side when documents are given.
@@ -68,11 +96,9 @@ class SubwordScorer:
 
     def __init__(
         self,
-        model: Any,
+        runner: Runner,
         encoder: TextEncoder,
         *,
-        device: Any,
-        dtype: Any,
         n_labels: int,
         max_batch_tokens: int,
         context_size: int,
@@ -80,10 +106,8 @@ class SubwordScorer:
         stride: int | None = None,
         pad_multiple: int = 1,
     ) -> None:
-        self.model = model
+        self.runner = runner
         self.encoder = encoder
-        self.device = device
-        self.dtype = dtype
         self.n_labels = n_labels
         self.max_batch_tokens = max_batch_tokens
         self.context_size = context_size
@@ -137,22 +161,13 @@ class SubwordScorer:
         return out
 
     def _forward(self, rows: list[np.ndarray]) -> np.ndarray:
-        import torch
-
         width = -(-max(len(r) for r in rows) // self.pad_multiple) * self.pad_multiple
         input_ids = np.full((len(rows), width), self.encoder.pad_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
         for i, row in enumerate(rows):
             input_ids[i, : len(row)] = row
             mask[i, : len(row)] = 1
-        with torch.inference_mode():
-            ids_t = torch.from_numpy(input_ids).to(self.device)
-            mask_t = torch.from_numpy(mask).to(self.device)
-            with autocast(self.device, self.dtype):
-                logits = self.model(input_ids=ids_t, attention_mask=mask_t).logits
-            probs = torch.softmax(logits.float(), dim=-1)
-            result: np.ndarray = probs.cpu().numpy()
-        return result
+        return self.runner(input_ids, mask)
 
 
 def quantize(model: Any, device: Any) -> Any:

@@ -22,10 +22,12 @@ from .atomic import verify_manifest
 from .files import (
     CONFIG_FILE,
     METADATA_FILE,
+    ONNX_FILE,
     PICKLE_WEIGHTS_FILES,
     SHARDED_WEIGHTS_FILE,
     TOKENIZER_FILES,
     WEIGHTS_FILE,
+    is_onnx_export,
     read_metadata,
 )
 from .head import load_with_new_head
@@ -47,6 +49,7 @@ __all__ = [
     "load_encoder_config",
     "load_model",
     "load_tokenizer",
+    "resolve_labels",
     "window_length",
 ]
 
@@ -93,7 +96,7 @@ def _check_config_file(directory: Path) -> None:
         raise ModelLoadError(f"{config}: expected a JSON object, got {type(data).__name__}.")
 
 
-def _check_weights_file(directory: Path) -> None:
+def _check_torch_weights(directory: Path) -> None:
     if (directory / WEIGHTS_FILE).is_file() or (directory / SHARDED_WEIGHTS_FILE).is_file():
         return
     pickled = [name for name in PICKLE_WEIGHTS_FILES if (directory / name).is_file()]
@@ -104,6 +107,24 @@ def _check_weights_file(directory: Path) -> None:
             "model.save_pretrained(path) in a trusted environment."
         )
     raise ModelLoadError(f"{directory}: {WEIGHTS_FILE} is missing (no model weights).")
+
+
+def _check_onnx_file(directory: Path) -> None:
+    if not (directory / ONNX_FILE).is_file():
+        raise ModelLoadError(
+            f"{directory}: {ONNX_FILE} is missing, though {METADATA_FILE} says the folder is "
+            "an ONNX export; export the model again (ner-bert export --model TRAINED_FOLDER "
+            f"--output {directory} --overwrite)."
+        )
+
+
+def _check_weights_file(directory: Path) -> None:
+    if (directory / ONNX_FILE).is_file() and not (directory / WEIGHTS_FILE).is_file():
+        raise ModelLoadError(
+            f"{directory}: holds {ONNX_FILE} but no {METADATA_FILE} saying it is a ner_bert "
+            "ONNX export; load the folder exported by ner-bert export (or ner_bert.export_onnx)."
+        )
+    _check_torch_weights(directory)
 
 
 def _tokenizer_missing(directory: Path) -> str:
@@ -120,10 +141,13 @@ def check_model_dir(directory: Path) -> dict[str, Any] | None:
     the folder's ``ner_bert.json`` (``None`` if it has none)."""
     _check_exists(directory)
     _check_config_file(directory)
-    _check_weights_file(directory)
+    metadata = read_metadata(directory)
+    if is_onnx_export(metadata):
+        _check_onnx_file(directory)
+    else:
+        _check_weights_file(directory)
     if not any((directory / name).is_file() for name in TOKENIZER_FILES):
         raise ModelLoadError(_tokenizer_missing(directory))
-    metadata = read_metadata(directory)
     if metadata is not None and "files" in metadata:  # folders saved before 0.3 have none
         verify_manifest(directory, metadata["files"], source=str(directory / METADATA_FILE))
     return metadata
@@ -267,11 +291,18 @@ def window_length(
     return requested
 
 
-def _resolve_labels(
+def resolve_labels(
     labels: Sequence[str] | LabelSet | None,
     metadata: dict[str, Any],
     model_config: Any,
 ) -> LabelSet:
+    """The labels of a trained head: ``labels`` if given, else ``ner_bert.json``'s (checked
+    against ``config.json``), else ``config.json``'s ``id2label``.
+
+    Raises:
+        ConfigError: Not one label per output.
+        ModelLoadError: ``ner_bert.json`` and ``config.json`` disagree.
+    """
     n_out = int(getattr(model_config, "num_labels", 0))
     if labels is not None:
         label_set = labels if isinstance(labels, LabelSet) else LabelSet(tuple(labels))
@@ -346,7 +377,7 @@ def load_model(
         model = load_with_new_head(loader, label_set)
     else:
         model = _load_trained(loader, labels)
-        label_set = _resolve_labels(labels, metadata, model.config)
+        label_set = resolve_labels(labels, metadata, model.config)
     model.config.id2label = label_set.id2label
     model.config.label2id = label_set.label2id
     return LoadedModel(model, tokenizer, label_set, metadata, path)

@@ -11,8 +11,10 @@ from ..config import PredictionConfig
 from ..labels import LabelSet
 from ..model.files import save_model
 from ..model.hub import push_to_hub
-from ..model.loading import load_model
-from ..model.source import HubOptions
+from ..model.loading import LoadedModel, load_model
+from ..model.onnx_export import copy_onnx_folder
+from ..model.onnx_runtime import OnnxModel, is_onnx_folder, load_onnx_model
+from ..model.source import HubOptions, looks_local
 
 __all__ = ["SavedPredictorMixin"]
 
@@ -56,7 +58,9 @@ class SavedPredictorMixin:
     ) -> Self:
         """Load a model saved by :class:`~ner_bert.NERTrainer` or any HF token classifier.
 
-        Only ``safetensors`` weights are loaded, and remote code only runs if asked. A hub
+        Only ``safetensors`` weights are loaded, and remote code only runs if asked. A folder
+        written by :func:`~ner_bert.export_onnx` (``ner-bert export``) runs with ONNX Runtime
+        on the CPU (the ``onnx`` extra), with the same methods, offsets and decoding. A hub
         model pushed from a ner_bert folder brings its ``ner_bert.json`` (aggregation,
         window length, document context) as a local folder does.
 
@@ -88,12 +92,24 @@ class SavedPredictorMixin:
             ...
             ner_bert.errors.ModelLoadError: /no/such/model: model directory not found; ...
         """
-        hub = HubOptions(
-            revision=revision, token=token, cache_dir=cache_dir, local_files_only=local_files_only
-        )
-        loaded = load_model(
-            path_or_name, labels=labels, trust_remote_code=trust_remote_code, hub=hub
-        )
+        if looks_local(path_or_name) and is_onnx_folder(path_or_name):
+            import torch  # one thread setting for both runtimes: torch's, unless the config says
+
+            threads = config.num_threads if config is not None else None
+            onnx_model, tokenizer, label_set, metadata = load_onnx_model(
+                path_or_name, labels=labels, num_threads=threads or torch.get_num_threads()
+            )
+            loaded = LoadedModel(onnx_model, tokenizer, label_set, metadata, onnx_model.path)
+        else:
+            hub = HubOptions(
+                revision=revision,
+                token=token,
+                cache_dir=cache_dir,
+                local_files_only=local_files_only,
+            )
+            loaded = load_model(
+                path_or_name, labels=labels, trust_remote_code=trust_remote_code, hub=hub
+            )
         if config is None:
             aggregation = loaded.metadata.get("aggregation", "first")
             config = PredictionConfig(aggregation=str(aggregation))
@@ -114,7 +130,8 @@ class SavedPredictorMixin:
         """Write a loadable model directory: weights, tokenizer, config and ``ner_bert.json``.
 
         The directory is a plain Hugging Face checkpoint, so ``transformers.pipeline`` loads
-        it too. A quantized predictor saves its original (unquantized) weights. The folder is
+        it too. A quantized predictor saves its original (unquantized) weights; an ONNX
+        predictor writes a copy of its ONNX folder. The folder is
         written beside ``path`` and swapped in at the end: a kill leaves the old folder or
         the new one.
 
@@ -128,6 +145,9 @@ class SavedPredictorMixin:
                 ``overwrite`` is off.
         """
         metadata = {**self._metadata, "aggregation": self.config.aggregation}
+        if isinstance(self._saveable, OnnxModel):
+            copy_onnx_folder(self._saveable.path, Path(path), metadata, overwrite=overwrite)
+            return
         save_model(
             Path(path),
             self._saveable,

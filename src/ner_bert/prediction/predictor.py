@@ -14,8 +14,9 @@ from ..config import PredictionConfig
 from ..errors import ConfigError, InputTypeError
 from ..labels import LabelSet
 from ..model.device import precision_name, resolve_device, resolve_precision
-from ..model.forward import SubwordScorer, context_settings, quantize
+from ..model.forward import Runner, SubwordScorer, TorchRunner, context_settings, quantize
 from ..model.loading import window_length
+from ..model.onnx_runtime import OnnxModel, OnnxRunner, check_onnx_options
 from ..subwords.decoding import (
     char_entities,
     decode_tags,
@@ -44,7 +45,8 @@ class NERPredictor(SavedPredictorMixin):
     Build it with :meth:`from_pretrained`. One predictor can be shared by several threads.
 
     Args:
-        model: A ``transformers`` token-classification model (put in eval mode).
+        model: A ``transformers`` token-classification model (put in eval mode), or an
+            ONNX export opened by :meth:`from_pretrained`.
         tokenizer: Its fast tokenizer.
         labels: The model's IOB2 labels, in id order.
         config: Prediction options.
@@ -81,13 +83,20 @@ class NERPredictor(SavedPredictorMixin):
             )
         if self.config.num_threads is not None:
             torch.set_num_threads(self.config.num_threads)
-        self._device = resolve_device(self.config.device)
-        self._dtype = resolve_precision(self.config.precision, self._device)
         self._saveable = model
-        model = model.to(self._device).eval()
-        if self.config.quantize:
-            model = quantize(model, self._device)
-        self._model = model
+        runner: Runner
+        if isinstance(model, OnnxModel):
+            check_onnx_options(self.config, model)
+            self._device, self._precision = torch.device("cpu"), model.precision
+            runner = OnnxRunner(model)
+        else:
+            self._device = resolve_device(self.config.device)
+            dtype = resolve_precision(self.config.precision, self._device)
+            self._precision = precision_name(dtype)
+            model = model.to(self._device).eval()
+            if self.config.quantize:
+                model = quantize(model, self._device)
+            runner = TorchRunner(model, device=self._device, dtype=dtype)
         self._tokenizer = tokenizer
         self._aggregation = parse_aggregation(self.config.aggregation)
         self._decoding = parse_decoding(self.config.decoding)
@@ -101,10 +110,8 @@ class NERPredictor(SavedPredictorMixin):
             # from a window where it has context_size subwords of context on each side.
             self._encoder.stride = max(1, context_window - 2 * self._context_size)
         self._scorer = SubwordScorer(
-            model,
+            runner,
             self._encoder,
-            device=self._device,
-            dtype=self._dtype,
             n_labels=len(labels),
             max_batch_tokens=self.config.max_batch_tokens,
             context_size=self._context_size,
@@ -113,7 +120,7 @@ class NERPredictor(SavedPredictorMixin):
         logger.info(
             "NERPredictor: device=%s precision=%s window=%d stride=%d labels=%d context=%d",
             self._device,
-            self._dtype or "fp32",
+            self._precision,
             self._encoder.window,
             self._encoder.stride,
             len(labels),
@@ -137,8 +144,9 @@ class NERPredictor(SavedPredictorMixin):
 
     @property
     def precision(self) -> str:
-        """The precision actually used: ``"fp32"``, ``"bf16"`` or ``"fp16"``."""
-        return precision_name(self._dtype)
+        """The precision actually used: ``"fp32"``, ``"bf16"``, ``"fp16"``, or ``"int8"`` for
+        an int8 ONNX export."""
+        return self._precision
 
     @property
     def context_size(self) -> int:

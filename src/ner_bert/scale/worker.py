@@ -118,16 +118,16 @@ class BatchPredictor:
     def load(self) -> Any:
         """The :class:`~ner_bert.NERPredictor` of this process, loaded on first use."""
         global _LOAD_COUNT
+        if self.num_threads is not None:  # before loading: an ONNX session takes it then
+            import torch
+
+            torch.set_num_threads(self.num_threads)
         with _LOAD_LOCK:
             predictor = _LOADED.get(self._key())
             if predictor is None:
                 predictor = self._load()
                 _LOADED[self._key()] = predictor
                 _LOAD_COUNT += 1
-        if self.num_threads is not None:
-            import torch
-
-            torch.set_num_threads(self.num_threads)
         return predictor
 
     def __call__(

@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import DataFormatError
 from ..evaluation import EvaluationReport, evaluate_tags
 from ..labels import LabelSet
-from ..model.forward import SubwordScorer
+from ..model.forward import SubwordScorer, TorchRunner
 from ..subwords.decoding import decode_tags, word_probabilities
 from ..subwords.encoding import TextEncoder
 from ..types import TaggedSentence
@@ -45,11 +45,10 @@ def predict_tags(
             f"documents has {len(documents)} ids for {len(sentences)} sentences; give "
             "one document id per sentence."
         )
+    runner = TorchRunner(model, device=next(model.parameters()).device, dtype=dtype)
     scorer = SubwordScorer(
-        model,
+        runner,
         encoder,
-        device=next(model.parameters()).device,
-        dtype=dtype,
         n_labels=len(labels),
         max_batch_tokens=batch_size * encoder.max_length,  # batches of `batch_size` inputs
         context_size=context_size,
