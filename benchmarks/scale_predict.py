@@ -97,7 +97,9 @@ def run_config(name: str, model: Path, data: Path, out: Path) -> dict[str, Any]:
         ray.data.DataContext.get_current().enable_progress_bars = False
         engine_start = time.perf_counter() - started
         began = time.perf_counter()
-        dataset = ray.data.read_parquet(str(data))
+        # As ner-bert predict --engine ray does: blocks of one batch, so that every actor
+        # gets work (the 32 small files would otherwise be read as one block).
+        dataset = ray.data.read_parquet(str(data)).repartition(target_num_rows_per_block=2048)
         result = predict_ray(dataset, model, concurrency=workers, num_cpus=threads, config=config)
         result.write_parquet(str(out))
         ray.shutdown()

@@ -16,6 +16,7 @@ from ner_bert.subwords.decoding import (
     Decoding,
     allowed_transitions,
     char_entities,
+    decode_many,
     decode_tags,
     parse_aggregation,
     parse_decoding,
@@ -186,6 +187,41 @@ def test_greedy_is_valid_and_keeps_argmax_types(rows: list[list[float]]) -> None
         if row.any():
             argmax = LABELS.labels[int(row.argmax())]
             assert tag[2:] == argmax[2:]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.lists(st.floats(0.0, 1.0), min_size=5, max_size=5), max_size=12),
+        max_size=9,
+    ),
+    st.sampled_from(["viterbi", "greedy"]),
+)
+def test_decode_many_is_decode_tags_of_each(
+    sentences: list[list[list[float]]], decoding: str
+) -> None:
+    arrays = [np.array(rows).reshape(len(rows), 5) for rows in sentences]
+    together = decode_many(arrays, LABELS, decoding=decoding)
+    assert together == [decode_tags(a, LABELS, decoding=decoding) for a in arrays]
+
+
+def test_decode_many_groups_long_and_short_sentences(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ner_bert.subwords.decoding as decoding_module
+
+    rng = np.random.default_rng(0)
+    arrays = [rng.dirichlet(np.ones(5), size=n) for n in (1, 40, 3, 0, 7, 40, 2, 15)]
+    one_group = decode_many(arrays, LABELS)
+    monkeypatch.setattr(decoding_module, "_GROUP_CELLS", 20)  # several groups, one per long
+    assert decode_many(arrays, LABELS) == one_group
+    for array, (tags, scores) in zip(arrays, one_group, strict=True):
+        assert len(tags) == len(scores) == len(array)
+        assert _is_valid_iob2(tags)
+        if len(array) <= 7:
+            best = _brute_force_best(array) if len(array) <= 4 else None
+            ids = [LABELS.label2id[t] for t in tags]
+            if best is not None:
+                got = float(np.sum(np.log(array[np.arange(len(ids)), ids])))
+                assert got == pytest.approx(best, abs=1e-9)
 
 
 def test_viterbi_fixes_stray_inside_tag() -> None:

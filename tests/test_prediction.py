@@ -7,6 +7,7 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tiny_models
 
@@ -186,6 +187,29 @@ def test_precisions_agree(trained_tiny_model_dir: Path) -> None:
         NERPredictor.from_pretrained(
             trained_tiny_model_dir, config=PredictionConfig(precision="fp16", device="cpu")
         )
+
+
+def test_bf16_runs_on_a_bf16_copy_with_autocast_s_numbers(
+    trained_tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    from ner_bert.model.forward import TorchRunner
+
+    predictor = NERPredictor.from_pretrained(trained_tiny_model_dir, precision="bf16")
+    runner = predictor._scorer.runner
+    assert isinstance(runner, TorchRunner)
+    assert runner.model.classifier.weight.dtype == torch.bfloat16
+    # The same products as autocast over the fp32 weights, which it casts at every call.
+    plain = TorchRunner(predictor._saveable, device=torch.device("cpu"), dtype=torch.bfloat16)
+    ids = np.array([[2, 10, 11, 12, 3], [2, 13, 3, 0, 0]], dtype=np.int64)
+    mask = (ids != 0).astype(np.int64)
+    np.testing.assert_array_equal(runner(ids, mask), plain(ids, mask))
+    # The model that is saved keeps its fp32 weights.
+    predictor.save(tmp_path / "saved")
+    weights = load_file(str(tmp_path / "saved" / "model.safetensors"))
+    assert all(t.dtype == torch.float32 for t in weights.values())
 
 
 def test_quantized_predictor_finds_entities(trained_tiny_model_dir: Path) -> None:

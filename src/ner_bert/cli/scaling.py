@@ -29,6 +29,8 @@ __all__ = ["add_engine_arguments", "predict_on_engine"]
 ENGINES = ("ray", "spark")
 _FORMATS = {".jsonl": "json", ".json": "json", ".ndjson": "json", ".parquet": "parquet"}
 _EXTRAS = {"ray": ("ray", "ray"), "spark": ("pyspark", "spark")}
+RAY_BATCH_ROWS = 2048
+"""Rows per Ray actor call and per block fed to the actors (predict_ray's default)."""
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
@@ -196,14 +198,18 @@ def _run_ray(
     if args.progress is not None:
         ray.data.DataContext.get_current().enable_progress_bars = bool(args.progress)
     reader = ray.data.read_json if data_format == "json" else ray.data.read_parquet
+    # Blocks of at most one batch, so that a few small files still feed every actor (this
+    # streaming split runs in the read tasks' CPU reserved above).
+    texts = reader(inputs).repartition(target_num_rows_per_block=RAY_BATCH_ROWS)
     dataset = predict_ray(
-        reader(inputs),
+        texts,
         _batch_predictor(args, model),
         text_column=args.text_field,
         id_column=args.id_field,
         concurrency=args.workers,
         num_cpus=args.threads_per_worker,
         allow_null=args.allow_null,
+        batch_size=RAY_BATCH_ROWS,
     )
     if args.output_format == "parquet":
         dataset.write_parquet(str(staging))

@@ -66,6 +66,24 @@ class TorchRunner:
         self.device = device
         self.dtype = dtype
 
+    @classmethod
+    def for_prediction(cls, model: Any, *, device: Any, dtype: Any) -> TorchRunner:
+        """A runner on a copy of ``model`` whose ``Linear`` weights are stored in ``dtype``
+        (bf16/fp16): autocast casts them to ``dtype`` at every forward pass anyway, so the
+        products are the same, without a pass over all the weights per batch. ``model``
+        itself is left as it is (it is what gets saved)."""
+        import copy
+
+        import torch
+
+        if dtype is None:
+            return cls(model, device=device, dtype=dtype)
+        runtime = copy.deepcopy(model)
+        for module in runtime.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.to(dtype)
+        return cls(runtime, device=device, dtype=dtype)
+
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         import torch
 

@@ -19,7 +19,7 @@ from ..model.loading import window_length
 from ..model.onnx_runtime import OnnxModel, OnnxRunner, check_onnx_options
 from ..subwords.decoding import (
     char_entities,
-    decode_tags,
+    decode_many,
     parse_aggregation,
     parse_decoding,
     word_probabilities,
@@ -94,9 +94,12 @@ class NERPredictor(SavedPredictorMixin):
             dtype = resolve_precision(self.config.precision, self._device)
             self._precision = precision_name(dtype)
             model = model.to(self._device).eval()
-            if self.config.quantize:
-                model = quantize(model, self._device)
-            runner = TorchRunner(model, device=self._device, dtype=dtype)
+            if self.config.quantize:  # a copy with int8 Linear layers
+                runner = TorchRunner(
+                    quantize(model, self._device), device=self._device, dtype=dtype
+                )
+            else:
+                runner = TorchRunner.for_prediction(model, device=self._device, dtype=dtype)
         self._tokenizer = tokenizer
         self._aggregation = parse_aggregation(self.config.aggregation)
         self._decoding = parse_decoding(self.config.decoding)
@@ -299,8 +302,7 @@ class NERPredictor(SavedPredictorMixin):
             probs = self._scorer.probabilities(
                 encoded, size, documents=None if documents is None else documents[lo:hi]
             )
-            for enc, prob in zip(encoded, probs, strict=True):
-                tags, scores = self._decode(enc, prob)
+            for tags, scores in self._decode(encoded, probs):
                 out.append(
                     [WordPrediction(tag, score) for tag, score in zip(tags, scores, strict=True)]
                 )
@@ -350,7 +352,7 @@ class NERPredictor(SavedPredictorMixin):
         size = self._batch_size(batch_size)
         encoded = self._encoder.encode_texts(sentences, segmentation=self._segmentation)
         probs = self._scorer.probabilities(encoded, size, documents=ids)
-        flat = [self._entities(t, e, p) for t, e, p in zip(sentences, encoded, probs, strict=True)]
+        flat = self._entities(sentences, encoded, probs)
         out: list[list[list[Entity]]] = []
         position = 0
         for document in documents:
@@ -387,7 +389,7 @@ class NERPredictor(SavedPredictorMixin):
         if self._segmentation is Segmentation.TOKENIZER:
             encoded = self._encoder.encode_texts(texts, segmentation=self._segmentation)
             probs = self._scorer.probabilities(encoded, batch_size)
-            return [self._entities(t, e, p) for t, e, p in zip(texts, encoded, probs, strict=True)]
+            return self._entities(texts, encoded, probs)
         # Treebank words, read sentence by sentence as the model was trained: each text is a
         # document of sentences (a context model reads each with its neighbours as context).
         owners: list[int] = []
@@ -400,16 +402,27 @@ class NERPredictor(SavedPredictorMixin):
         encoded = self._encoder.encode_spans(owned, sentences)
         probs = self._scorer.probabilities(encoded, batch_size, documents=owners)
         out: list[list[Entity]] = [[] for _ in texts]
-        for owner, text, enc, prob in zip(owners, owned, encoded, probs, strict=True):
-            out[owner] += self._entities(text, enc, prob)
+        for owner, entities in zip(owners, self._entities(owned, encoded, probs), strict=True):
+            out[owner] += entities
         return out
 
-    def _entities(self, text: str, enc: Encoded, probs: np.ndarray) -> list[Entity]:
-        tags, scores = self._decode(enc, probs)
-        return char_entities(text, enc.word_spans, tags, scores)
+    def _entities(
+        self, texts: Sequence[str], encoded: Sequence[Encoded], probs: Sequence[np.ndarray]
+    ) -> list[list[Entity]]:
+        """The entities of each encoded text (or sentence of a text), in order."""
+        decoded = self._decode(encoded, probs)
+        return [
+            char_entities(text, enc.word_spans, tags, scores)
+            for text, enc, (tags, scores) in zip(texts, encoded, decoded, strict=True)
+        ]
 
-    def _decode(self, enc: Encoded, probs: np.ndarray) -> tuple[list[str], list[float]]:
-        if enc.n_words == 0:
-            return [], []
-        word_probs = word_probabilities(probs, enc.word_ids, enc.n_words, self._aggregation)
-        return decode_tags(word_probs, self._labels, decoding=self._decoding)
+    def _decode(
+        self, encoded: Sequence[Encoded], probs: Sequence[np.ndarray]
+    ) -> list[tuple[list[str], list[float]]]:
+        """Tags and scores of every input's words, decoded together (batched Viterbi)."""
+        empty = np.zeros((0, len(self._labels)))
+        word_probs = [
+            word_probabilities(p, e.word_ids, e.n_words, self._aggregation) if e.n_words else empty
+            for e, p in zip(encoded, probs, strict=True)
+        ]
+        return decode_many(word_probs, self._labels, decoding=self._decoding)

@@ -45,6 +45,10 @@ def predict_ray(
         batch_size: Rows per call of an actor (each call predicts them together). Large
             batches let the predictor sort texts by length and pad little: 2048 is what
             ``NERPredictor.predict`` sorts at a time; 512 was 30% slower on CoNLL sentences.
+            An actor only gets whole blocks: a dataset of fewer blocks than actors (a few
+            small files) keeps some idle; ``dataset.repartition(target_num_rows_per_block=
+            batch_size)`` splits it as it streams (it runs as Ray tasks, so leave a CPU free
+            for them).
         concurrency: Actors (worker processes), each loading the model once.
         num_cpus: CPUs Ray reserves for each actor; also its torch threads (rounded up).
         config: Prediction options; ``None`` takes the settings saved with the model.

@@ -14,7 +14,7 @@ from ..errors import DataFormatError
 from ..evaluation import EvaluationReport, evaluate_tags
 from ..labels import LabelSet
 from ..model.forward import SubwordScorer, TorchRunner
-from ..subwords.decoding import decode_tags, word_probabilities
+from ..subwords.decoding import decode_many, word_probabilities
 from ..subwords.encoding import TextEncoder
 from ..types import TaggedSentence
 
@@ -63,12 +63,11 @@ def predict_tags(
         probs = scorer.probabilities(encoded, batch_size, documents=documents)
     finally:
         model.train(was_training)
-    out: list[list[str]] = []
-    for item, token_probs in zip(encoded, probs, strict=True):
-        word_probs = word_probabilities(token_probs, item.word_ids, item.n_words, "first")
-        tags, _ = decode_tags(word_probs, labels)
-        out.append(tags)
-    return out
+    word_probs = [
+        word_probabilities(token_probs, item.word_ids, item.n_words, "first")
+        for item, token_probs in zip(encoded, probs, strict=True)
+    ]
+    return [tags for tags, _ in decode_many(word_probs, labels)]
 
 
 def score_sentences(
