@@ -45,6 +45,7 @@ __all__ = [
     "list_checkpoints",
     "read_metadata",
     "save_model",
+    "write_card_and_metadata",
     "write_metadata",
 ]
 
@@ -95,6 +96,16 @@ def is_onnx_export(metadata: dict[str, Any] | None) -> bool:
         (True, False)
     """
     return isinstance(metadata, dict) and metadata.get("runtime") == "onnx"
+
+
+def write_card_and_metadata(staging: Path, meta: dict[str, Any], *, name: str) -> None:
+    """The last step of every save into a staging folder: the manifest of what is there, the
+    model card (``README.md``) and ``ner_bert.json`` with both."""
+    files = file_manifest(staging)  # not the card: users edit it before they share it
+    card = model_card(meta, name=name)
+    atomic_write_text(staging / CARD_FILE, card)
+    card_sha256 = hashlib.sha256(card.encode("utf-8")).hexdigest()  # tells an edited card
+    write_metadata(staging, {**meta, "files": files, "card_sha256": card_sha256})
 
 
 def read_metadata(directory: Path) -> dict[str, Any] | None:
@@ -292,9 +303,5 @@ def save_model(
             "library_version": __version__,
             "labels": list(labels.labels),
         }
-        files = file_manifest(staging)  # not the card: users edit it before they share it
-        card = model_card(meta, name=directory.resolve().name)
-        atomic_write_text(staging / CARD_FILE, card)
-        card_sha256 = hashlib.sha256(card.encode("utf-8")).hexdigest()  # tells an edited card
-        write_metadata(staging, {**meta, "files": files, "card_sha256": card_sha256})
+        write_card_and_metadata(staging, meta, name=directory.resolve().name)
     logger.info("saved model to %s (%s)", directory, METADATA_FILE)

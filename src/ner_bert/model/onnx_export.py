@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import hashlib
 import io
 import logging
 import re
+import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -28,15 +28,13 @@ import numpy as np
 
 from .._choices import parse_choice
 from ..errors import ConfigError, ModelLoadError
-from .atomic import atomic_write_text, file_manifest, staged_folder
-from .card import model_card
+from .atomic import staged_folder
 from .files import (
-    CARD_FILE,
     METADATA_FILE,
     ONNX_FILE,
     check_output_dir,
     is_onnx_export,
-    write_metadata,
+    write_card_and_metadata,
 )
 from .loading import check_model_dir, load_model, window_length
 from .onnx_runtime import INPUT_NAMES, OUTPUT_NAME, require_onnx_module
@@ -124,7 +122,7 @@ def export_onnx(
                 torch_model, staging / ONNX_FILE, sample
             )
         else:
-            plain.replace(staging / ONNX_FILE)
+            shutil.move(plain, staging / ONNX_FILE)  # /tmp may be another file system
         with transformers_bars_off():
             torch_model.config.save_pretrained(staging)
         loaded.tokenizer.save_pretrained(staging)
@@ -284,8 +282,6 @@ def copy_onnx_folder(
     Raises:
         ConfigError: See :func:`~ner_bert.model.files.check_output_dir`.
     """
-    import shutil
-
     check_output_dir(target, overwrite=overwrite)
     if target.resolve() == source.resolve():
         raise ConfigError(f"{target} is the folder this predictor was loaded from.")
@@ -294,11 +290,7 @@ def copy_onnx_folder(
         for name in metadata.get("files", {}):
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source / name, staging / name)
-        files = file_manifest(staging)
-        card = model_card(kept, name=target.resolve().name)
-        atomic_write_text(staging / CARD_FILE, card)
-        card_sha256 = hashlib.sha256(card.encode("utf-8")).hexdigest()
-        write_metadata(staging, {**kept, "files": files, "card_sha256": card_sha256})
+        write_card_and_metadata(staging, kept, name=target.resolve().name)
 
 
 def _write_metadata(
@@ -321,8 +313,4 @@ def _write_metadata(
         **check,
     }
     meta = {**kept, "runtime": "onnx", "onnx": onnx_meta, "library_version": __version__}
-    files = file_manifest(staging)
-    card = model_card(meta, name=output.resolve().name)
-    atomic_write_text(staging / CARD_FILE, card)
-    card_sha256 = hashlib.sha256(card.encode("utf-8")).hexdigest()
-    write_metadata(staging, {**meta, "files": files, "card_sha256": card_sha256})
+    write_card_and_metadata(staging, meta, name=output.resolve().name)

@@ -92,24 +92,10 @@ class SavedPredictorMixin:
             ...
             ner_bert.errors.ModelLoadError: /no/such/model: model directory not found; ...
         """
-        if looks_local(path_or_name) and is_onnx_folder(path_or_name):
-            import torch  # one thread setting for both runtimes: torch's, unless the config says
-
-            threads = config.num_threads if config is not None else None
-            onnx_model, tokenizer, label_set, metadata = load_onnx_model(
-                path_or_name, labels=labels, num_threads=threads or torch.get_num_threads()
-            )
-            loaded = LoadedModel(onnx_model, tokenizer, label_set, metadata, onnx_model.path)
-        else:
-            hub = HubOptions(
-                revision=revision,
-                token=token,
-                cache_dir=cache_dir,
-                local_files_only=local_files_only,
-            )
-            loaded = load_model(
-                path_or_name, labels=labels, trust_remote_code=trust_remote_code, hub=hub
-            )
+        hub = HubOptions(
+            revision=revision, token=token, cache_dir=cache_dir, local_files_only=local_files_only
+        )
+        loaded = _load(path_or_name, labels, config, trust_remote_code, hub)
         if config is None:
             aggregation = loaded.metadata.get("aggregation", "first")
             config = PredictionConfig(aggregation=str(aggregation))
@@ -197,3 +183,23 @@ class SavedPredictorMixin:
                 commit_message=commit_message,
                 create_pr=create_pr,
             )
+
+
+def _load(
+    path_or_name: str | Path,
+    labels: Sequence[str] | LabelSet | None,
+    config: PredictionConfig | None,
+    trust_remote_code: bool,
+    hub: HubOptions,
+) -> LoadedModel:
+    """A torch model folder or hub name through :func:`load_model`; an ONNX export through
+    ONNX Runtime, with torch's thread count unless the config sets one."""
+    if not (looks_local(path_or_name) and is_onnx_folder(path_or_name)):
+        return load_model(path_or_name, labels=labels, trust_remote_code=trust_remote_code, hub=hub)
+    import torch
+
+    threads = config.num_threads if config is not None else None
+    model, tokenizer, label_set, metadata = load_onnx_model(
+        path_or_name, labels=labels, num_threads=threads or torch.get_num_threads()
+    )
+    return LoadedModel(model, tokenizer, label_set, metadata, model.path)
