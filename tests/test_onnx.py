@@ -140,12 +140,16 @@ def test_saving_an_onnx_predictor_writes_a_loadable_copy(fp32_export: Path, tmp_
 
 def test_cli_export_then_predict(ner_folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "cli-int8"
+    workdir = tmp_path / "workdir"
+    workdir.mkdir()
     done = subprocess.run(
         [sys.executable, "-m", "ner_bert", "export", "--model", str(ner_folder), "--output",
          str(out), "--quantize", "int8"],
-        capture_output=True, text=True, env=ENV, timeout=600,
+        capture_output=True, text=True, env=ENV, timeout=600, cwd=workdir,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    # ONNX Runtime's tools can drop temporary graphs into the working directory; none here.
+    assert list(workdir.iterdir()) == []
     assert f"exported {ner_folder} to {out}" in done.stdout
     assert done.stderr == ""  # the exporters' own chatter is silenced
     predicted = subprocess.run(
