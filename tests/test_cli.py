@@ -545,3 +545,90 @@ def test_train_takes_the_progress_flag_of_predict(capsys):
         argv = ["train", "--model", "m", "--train", "t.txt", "--output", "o", flag, "--dump-config"]
         assert main(argv) == 0
         assert f"progress_bar = {value}" in capsys.readouterr().out
+
+
+# --- what a user watching the command sees ------------------------------------------------------
+
+_EVALUATION_LINE = (
+    r"step \d+/6 \(epoch [12]/2\): loss \d+\.\d{4}, "
+    r"dev P \d\.\d{4} R \d\.\d{4} F1 \d\.\d{4}( \(best\))?, \d+s"
+)
+_TRANSFORMERS_BARS = ("Writing model shards", "Loading weights")
+
+
+def run_in_terminal(*args: str | Path) -> str:
+    """The command with stdout and stderr on a pseudo-terminal: what a user's terminal shows."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    # 24 rows of 100 columns: a new pty has 0 columns, where tqdm draws nothing.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ner_bert", *map(str, args)],
+        stdin=subprocess.DEVNULL, stdout=follower, stderr=follower, env=ENV,
+    )  # fmt: skip
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # EIO: the command closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    assert process.wait(timeout=600) == 0, b"".join(chunks).decode(errors="replace")
+    # The terminal turns "\n" into "\r\n"; a bar redrawn in place is a "\r" alone.
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def _watch_argv(model: Path, data_dir: Path, output: Path) -> list[str]:
+    return [
+        "train", "--model", str(model), "--train", str(data_dir / "train.txt"), "--dev",
+        str(data_dir / "dev.txt"), "--output", str(output), "--batch-size", "8",
+        "--learning-rate", "1e-3", "--mixed-precision", "no", "--epochs", "2",
+    ]  # fmt: skip
+
+
+def test_train_in_a_log_file_writes_one_plain_line_per_evaluation(tiny_encoder_dir, data_dir,
+                                                                   tmp_path):  # fmt: skip
+    import re
+
+    result = run(*_watch_argv(tiny_encoder_dir, data_dir, tmp_path / "m"))  # stderr: a pipe
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2, result.stderr  # nothing else: no bar, no transformers chatter
+    assert all(re.fullmatch(_EVALUATION_LINE, line) for line in lines), lines
+    assert lines[0].startswith("step 3/6 (epoch 1/2): ") and " (best), " in lines[0]
+    assert "\r" not in result.stderr
+    assert "step " not in result.stdout  # stdout has the score tables only
+    scores = json.loads((tmp_path / "m" / "scores.json").read_text())
+    assert [e["step"] for e in scores["training"]["history"]] == [3, 6]
+    assert [p["step"] for p in scores["training"]["loss_curve"]] == [1, 2, 3, 4, 5, 6]
+
+
+def test_train_in_a_terminal_draws_a_bar_and_keeps_the_evaluation_lines(
+    tiny_encoder_dir, data_dir, tmp_path
+):
+    import re
+
+    shown = run_in_terminal(*_watch_argv(tiny_encoder_dir, data_dir, tmp_path / "m"))
+    assert "\r" in shown and "| 6/6 [" in shown  # tqdm's bar, redrawn in place
+    kept = [line for line in re.split(r"[\r\n]+", shown) if re.fullmatch(_EVALUATION_LINE, line)]
+    assert [line.split(" (epoch")[0] for line in kept] == ["step 3/6", "step 6/6"]
+    assert not any(bar in shown for bar in _TRANSFORMERS_BARS)
+    assert "micro" in shown and "saved the model" in shown
+
+
+def test_predict_in_a_terminal_shows_a_bar_with_a_total(tiny_model_dir, data_dir, tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("".join(f"{TEXTS[i % 2]}\n" for i in range(5)))
+    shown = run_in_terminal("predict", "--model", tiny_model_dir, texts, "--output",
+                            tmp_path / "out.jsonl")  # fmt: skip
+    assert "ner_bert predict: 100%" in shown and "| 5/5 [" in shown
+    assert not any(bar in shown for bar in _TRANSFORMERS_BARS)
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 5

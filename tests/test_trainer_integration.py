@@ -53,9 +53,43 @@ def test_report_to_tensorboard_writes_event_files(tiny_encoder_dir: Path, tmp_pa
         config=fast_config(epochs=1, checkpoint_dir=str(checkpoints)),
         training_args={"report_to": ["tensorboard"]},
     )
-    trainer.train(synthetic(48, 0), eval=synthetic(16, 1))
+    result = trainer.train(synthetic(48, 0), eval=synthetic(16, 1))
     events = list((checkpoints / "runs").rglob("events.out.tfevents.*"))
     assert events and all(p.stat().st_size > 0 for p in events)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    scalars = EventAccumulator(str(events[0].parent)).Reload()
+    # The loss of every logged step (a curve, not one point per epoch) and the dev F1.
+    loss = [(e.step, round(e.value, 4)) for e in scalars.Scalars("train/loss")]
+    assert len(loss) == result.global_steps > 1
+    assert loss == [(p.step, round(p.loss, 4)) for p in result.loss_curve]
+    assert [e.value for e in scalars.Scalars("eval/f1")] == pytest.approx([result.best_f1])
+
+
+def test_history_has_one_entry_per_epoch_with_its_mean_loss(tiny_encoder_dir: Path) -> None:
+    trainer = NERTrainer(tiny_encoder_dir, config=fast_config(epochs=2))
+    result = trainer.train(synthetic(64, 0), eval=synthetic(16, 1))
+    steps = result.global_steps // 2
+    assert [(e.epoch, e.step) for e in result.history] == [(1, steps), (2, 2 * steps)]
+    assert [p.step for p in result.loss_curve] == list(range(1, 2 * steps + 1))
+    for entry, first in zip(result.history, (0, steps), strict=True):
+        losses = [p.loss for p in result.loss_curve[first : first + steps]]
+        assert entry.train_loss == pytest.approx(sum(losses) / steps)
+
+
+def test_the_training_report_draws_the_logged_history(tiny_encoder_dir: Path,
+                                                      tmp_path: Path) -> None:  # fmt: skip
+    from ner_bert.training.plot import report_series, write_training_plot
+
+    trainer = NERTrainer(tiny_encoder_dir, config=fast_config(epochs=2))
+    result = trainer.train(synthetic(64, 0), eval=synthetic(16, 1))
+    series = report_series(result)
+    assert series.loss == tuple((p.step, p.loss) for p in result.loss_curve)
+    assert series.dev_f1 == tuple((e.step, e.eval_f1) for e in result.history)
+    assert series.epoch_ends == tuple(e.step for e in result.history)
+    assert series.best_step == result.best_step
+    if write_training_plot(tmp_path / "report.png", result):  # the plot extra is installed
+        assert (tmp_path / "report.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_step_based_evaluation_gives_a_per_step_history(tiny_encoder_dir: Path) -> None:

@@ -11,6 +11,7 @@ import contextlib
 import importlib.util
 import itertools
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -21,6 +22,7 @@ from ..errors import DataFormatError, DataNotFoundError
 from ..model.atomic import atomic_text_file
 from ..types import Entity
 from .inputs import (
+    count_documents,
     dataset_sentences,
     load_dataset_splits,
     read_data,
@@ -57,7 +59,7 @@ def train(args: argparse.Namespace) -> int:
     output = _check_train_options(run, training)
     data = read_splits(run)
     result, reports = _train_and_score(args, run, training, data)
-    plotted = _write_train_outputs(output, run, training, result, reports, has_dev="dev" in data)
+    plotted = _write_train_outputs(output, run, training, result, reports)
     _print_train_summary(output, run, reports, plotted=plotted)
     return 0
 
@@ -99,6 +101,7 @@ def _train_and_score(
 ) -> tuple[TrainingResult, dict[str, EvaluationReport]]:
     """Train (the trainer saves the model to ``output_dir``), then the dev and test reports."""
     _quiet_transformers()
+    _show_progress_lines()
     from ..training.trainer import NERTrainer
 
     trainer = NERTrainer(run["model"], config=training, training_args=run[TRAINING_ARGS_KEY])
@@ -124,8 +127,6 @@ def _write_train_outputs(
     training: Any,
     result: TrainingResult,
     reports: dict[str, EvaluationReport],
-    *,
-    has_dev: bool,
 ) -> bool:
     """Write training.toml, scores.json and training_report.png (if it can be plotted; the
     return value says whether it was) next to the saved model."""
@@ -138,11 +139,9 @@ def _write_train_outputs(
 
     from ..training.plot import write_training_plot
 
-    logged = [entry for entry in result.history if entry.train_loss is not None]
     return write_training_plot(
         output / "training_report.png",
-        train_loss=[entry.train_loss or 0.0 for entry in logged],
-        dev_f1=[entry.eval_f1 for entry in logged] if has_dev else [],
+        result,
         title=f"{_short(run['model'])} on {_data_name(run)}",
     )
 
@@ -315,8 +314,13 @@ def _predicted(
     """``(text with its entities, output lines)`` of each document, in input order."""
     if not args.tokenized:
         first, second = itertools.tee(documents)
+        progress = _progress(args)
+        files: list[Path] = args.files or [Path("-")]
         stream = predictor.predict_stream(
-            (text for _, text in first), batch_size=args.batch_size, progress=_progress(args)
+            (text for _, text in first),
+            batch_size=args.batch_size,
+            progress=progress,
+            total=count_documents(files, whole_file=args.whole_file) if progress else None,
         )
         for (source, text), entities in zip(second, stream, strict=True):
             record = {"source": source, "text": text, "entities": [e.to_dict() for e in entities]}
@@ -383,6 +387,19 @@ def _quiet_transformers() -> None:
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     # e.g. the load report listing the new classifier head as "MISSING": expected here.
     hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+
+
+def _show_progress_lines() -> None:
+    """Print the line of each evaluation (logged on ``ner_bert.training.progress`` when no
+    bar is drawn) on stderr as it is, without the log prefix, also without ``--verbose``."""
+    from ..training.hf_trainer import progress_logger
+
+    if not progress_logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        progress_logger.addHandler(handler)
+    progress_logger.setLevel(logging.INFO)
+    progress_logger.propagate = False
 
 
 def _load_predictor(args: argparse.Namespace) -> Any:

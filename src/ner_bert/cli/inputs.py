@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..types import TaggedSentence
 
 __all__ = [
+    "count_documents",
     "dataset_sentences",
     "load_dataset_splits",
     "read_data",
@@ -124,6 +125,20 @@ def read_documents(files: Sequence[Path], *, whole_file: bool) -> Iterator[tuple
                 line = _decode(raw, name, number)
                 if line.strip():
                     yield f"{name}:{number}", line.rstrip("\r\n")
+
+
+def count_documents(files: Sequence[Path], *, whole_file: bool) -> int | None:
+    """How many documents :func:`read_documents` will yield (for a progress bar's total), or
+    ``None`` when one of the inputs is stdin (read once only)."""
+    if any(str(path) == "-" for path in files):
+        return None
+    if whole_file:
+        return len(files)
+    count = 0
+    for path in files:
+        with path.open("rb") as handle:
+            count += sum(1 for raw in handle if raw.strip())
+    return count
 
 
 def _decode(data: bytes, name: str, first_line: int) -> str:

@@ -18,6 +18,7 @@ import inspect
 import json
 import math
 import re
+import sys
 import types
 import typing
 from pathlib import Path
@@ -107,6 +108,8 @@ def resolve_train_options(args: argparse.Namespace) -> tuple[dict[str, Any], Any
     for dest, value in vars(args).items():
         if dest.startswith(_DEST):
             training[dest[len(_DEST) :]] = value
+    # A bar only on a terminal: in a log file it is a line of carriage returns.
+    training.setdefault("progress_bar", sys.stderr.isatty())
     from_dict = getattr(TrainingConfig, "from_dict", None)
     config = from_dict(training) if from_dict is not None else TrainingConfig(**training)
     return run, config

@@ -35,9 +35,10 @@ def check_strings(items: Sequence[Any], offset: int, name: str) -> None:
     _check_strings(items, lambda index: f"{name}[{offset + index}]")
 
 
-def progress_bar(enabled: bool) -> Any:
+def progress_bar(enabled: bool, *, total: int | None = None) -> Any:
+    """A tqdm bar of texts done (its time left needs ``total``), or ``None``."""
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(desc="ner_bert predict", unit="text")
+    return tqdm(desc="ner_bert predict", unit="text", total=total, dynamic_ncols=True)

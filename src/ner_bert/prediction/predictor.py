@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Sized
 from pathlib import Path
 from typing import Any, overload
 
@@ -219,7 +219,12 @@ class NERPredictor(SavedPredictorMixin):
         return self.predict([text])[0]
 
     def predict_stream(
-        self, texts: Iterable[str], *, batch_size: int | None = None, progress: bool = False
+        self,
+        texts: Iterable[str],
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        total: int | None = None,
     ) -> Iterator[list[Entity]]:
         """Lazily find the entities of a stream of texts (constant memory for large corpora).
 
@@ -229,7 +234,9 @@ class NERPredictor(SavedPredictorMixin):
         Args:
             texts: Any iterable of strings.
             batch_size: Overrides ``config.batch_size``.
-            progress: Show a tqdm progress bar (texts done).
+            progress: Show a tqdm progress bar (texts done, and with a total the time left).
+            total: How many texts there are, for the bar's time left; ``len(texts)`` when
+                ``texts`` has a length.
 
         Raises:
             InputTypeError: An item is not a string (the message names its index).
@@ -238,7 +245,9 @@ class NERPredictor(SavedPredictorMixin):
         if isinstance(texts, str):
             raise InputTypeError("predict_stream() takes an iterable of strings, not one string.")
         size = self._batch_size(batch_size)
-        bar = progress_bar(progress)
+        if total is None and isinstance(texts, Sized):
+            total = len(texts)
+        bar = progress_bar(progress, total=total)
         iterator = iter(texts)
         offset = 0
         try:

@@ -305,7 +305,7 @@ class EncoderAdapter:
     def _trainer(self, train: list[dict[str, Any]], output_dir: str, record: dict[str, Any]) -> Any:
         from transformers import Trainer, set_seed
 
-        from ..training.hf_trainer import LoggingCallback
+        from ..training.hf_trainer import LogEveryEvaluationCallback, ProgressLinesCallback
         from ..training.resume import RunRecordCallback
 
         set_seed(self.settings.seed)
@@ -316,7 +316,11 @@ class EncoderAdapter:
             train_dataset=train,
             data_collator=self._collator(seed=None),
             processing_class=self.tokenizer,
-            callbacks=[LoggingCallback(), RunRecordCallback(record)],
+            callbacks=[
+                LogEveryEvaluationCallback(),
+                ProgressLinesCallback(None),
+                RunRecordCallback(record),
+            ],
         )
         from transformers import PrinterCallback
 

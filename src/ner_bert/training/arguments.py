@@ -21,6 +21,7 @@ from ..errors import ConfigError
 
 __all__ = [
     "LINKS",
+    "LOSS_POINTS",
     "Link",
     "build_training_arguments",
     "merge_training_args",
@@ -82,6 +83,9 @@ LINKS: tuple[Link, ...] = (
 )
 """TrainingConfig field -> TrainingArguments field, one to one."""
 
+LOSS_POINTS = 100
+"""How many times a run logs its training loss (unless ``training_args`` sets
+``logging_steps``)."""
 _PRECISION_FLAGS = {"bf16": MixedPrecision.BF16, "fp16": MixedPrecision.FP16}
 _CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainingConfig)}
 
@@ -253,9 +257,14 @@ def _schedule(config: TrainingConfig, explicit: dict[str, Any], has_eval: bool) 
             "TrainingConfig.eval_delay counts epochs, but eval_strategy='steps' evaluates by "
             "steps; set training_args eval_delay (in steps) instead."
         )
-    schedule: dict[str, Any] = {"eval_strategy": strategy, "logging_strategy": "epoch"}
-    if strategy == "steps":
-        schedule.update(logging_strategy="steps", logging_steps=steps or 500)
+    # The loss is logged LOSS_POINTS times a run (TensorBoard and the training report get a
+    # curve, not one point per epoch), and at every epoch end and evaluation as well
+    # (LogEveryEvaluationCallback), so that the history has the loss of each evaluated period.
+    schedule: dict[str, Any] = {
+        "eval_strategy": strategy,
+        "logging_strategy": "steps",
+        "logging_steps": 1 / LOSS_POINTS,  # below 1: a fraction of the run's steps
+    }
     if has_eval:
         # The Trainer keeps the best model by saving at each evaluation.
         schedule.update(

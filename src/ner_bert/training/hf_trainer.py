@@ -13,6 +13,7 @@ import contextlib
 import logging
 import pickle
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,17 +26,21 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from ..errors import ModelLoadError
 from ..evaluation import EvaluationReport
 from ..labels import LabelSet
+from ..model.quiet import transformers_bars_off
 from ..types import TaggedSentence
 from .data import data_statistics
-from .result import TrainingResult, history_from_log
+from .result import TrainingResult, history_from_log, loss_curve_from_log
 
 __all__ = [
     "EpochCallback",
-    "LoggingCallback",
+    "LogEveryEvaluationCallback",
     "NERTrainerBackend",
     "ProgressBarCallback",
+    "ProgressLinesCallback",
     "TimingCallback",
+    "elapsed",
     "evaluation_metrics",
+    "progress_logger",
     "run_folder",
     "train_refusing_pickles",
     "training_result",
@@ -78,9 +83,12 @@ class NERTrainerBackend(Trainer):
     def __init__(self, *args: Any, score: Callable[[Any], EvaluationReport], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.remove_callback(PrinterCallback)
+        bar = None
         if self.pop_callback(ProgressCallback) is not None:
-            self.add_callback(ProgressBarCallback())
-        self.add_callback(LoggingCallback())
+            bar = ProgressBarCallback()
+            self.add_callback(bar)
+        self.add_callback(LogEveryEvaluationCallback())
+        self.add_callback(ProgressLinesCallback(bar))
         self._score_model = score
         self.reports: dict[int, EvaluationReport] = {}
 
@@ -117,27 +125,9 @@ class EpochCallback(TrainerCallback):
         self.dataset.epoch = int(state.epoch or 0)
 
 
-class LoggingCallback(TrainerCallback):
-    """Sends the Trainer's log lines to the ``ner_bert.training`` logger instead of stdout.
-
-    The library logs and the application configures logging: the Trainer's own
-    ``PrinterCallback`` and ``ProgressCallback`` print every log dict to stdout.
-    """
-
-    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **_: Any) -> None:
-        if not state.is_local_process_zero or not logs:
-            return
-        where, step = f"epoch {state.epoch or 0.0:.4g}", state.global_step
-        if "loss" in logs:
-            rate = logs.get("learning_rate", 0.0)
-            logger.info(
-                "%s: loss %.4f (step %d, learning rate %.3g)", where, logs["loss"], step, rate
-            )
-        if "eval_f1" in logs:
-            strict = logs.get("eval_strict_f1", 0.0)
-            logger.info(
-                "%s: dev F1 %.4f (strict %.4f, step %d)", where, logs["eval_f1"], strict, step
-            )
+progress_logger = logging.getLogger("ner_bert.training.progress")
+"""Where the lines of :class:`ProgressLinesCallback` go when no progress bar is drawn (the
+command line prints them on stderr)."""
 
 
 class ProgressBarCallback(ProgressCallback):
@@ -150,6 +140,102 @@ class ProgressBarCallback(ProgressCallback):
             shown = {k: f"{logs[k]:.4f}" for k in ("loss", "eval_f1") if k in logs}
             if shown:
                 bar.set_postfix(shown, refresh=False)
+
+
+class ProgressLinesCallback(TrainerCallback):
+    """One line that stays per evaluation (per epoch without eval data): step and epoch,
+    mean training loss since the previous line, dev precision, recall and F1, time so far.
+
+    Written above the progress bar when there is one (as the Trainer's own progress callback
+    writes its logs); otherwise logged at INFO on ``ner_bert.training.progress``, so a library
+    stays quiet unless the application shows that logger, and a log file gets plain lines.
+    The Trainer's PrinterCallback, which prints every log dict, is removed for this.
+    """
+
+    def __init__(self, bar: ProgressBarCallback | None) -> None:
+        self.bar = bar
+        self.started = time.perf_counter()
+        self.best: float | None = None
+        self._loss_sum = 0.0
+        self._loss_steps = 0
+        self._logged_step = 0
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.started = time.perf_counter()
+        self._logged_step = state.global_step  # a resumed run starts where it stopped
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **_: Any) -> None:
+        if not state.is_world_process_zero or not logs:
+            return
+        if "loss" in logs:
+            logger.debug("step %d: loss %.4f", state.global_step, logs["loss"])
+            steps = state.global_step - self._logged_step
+            self._loss_sum += float(logs["loss"]) * steps
+            self._loss_steps += steps
+            self._logged_step = state.global_step
+        epoch_end = float(state.epoch or 0.0).is_integer()
+        no_eval = args.eval_strategy == "no"  # a str enum
+        if "eval_f1" in logs or ("loss" in logs and no_eval and epoch_end):
+            self._write(self._line(args, state, logs))
+
+    def _line(self, args: Any, state: Any, logs: dict[str, Any]) -> str:
+        """``step 220/880 (epoch 1/4): loss 0.1234, dev P 0.8123 R 0.8345 F1 0.8232, 1m23s``."""
+        where = f"step {state.global_step}/{state.max_steps}"
+        if args.max_steps <= 0:  # counted in epochs (a streamed run has steps only)
+            where += f" (epoch {_number(state.epoch or 0.0)}/{_number(args.num_train_epochs)})"
+        parts = []
+        if self._loss_steps:
+            parts.append(f"loss {self._loss_sum / self._loss_steps:.4f}")
+            self._loss_sum, self._loss_steps = 0.0, 0
+        if "eval_f1" in logs:
+            f1 = float(logs["eval_f1"])
+            best = self.best is None or f1 > self.best
+            self.best = f1 if best else self.best
+            parts.append(
+                f"dev P {logs.get('eval_precision', 0.0):.4f} R "
+                f"{logs.get('eval_recall', 0.0):.4f} F1 {f1:.4f}" + (" (best)" if best else "")
+            )
+        parts.append(elapsed(time.perf_counter() - self.started))
+        return f"{where}: " + ", ".join(parts)
+
+    def _write(self, line: str) -> None:
+        bar = None if self.bar is None else self.bar.training_bar
+        if bar is not None:  # tqdm.write's default is stdout, which belongs to the program
+            bar.write(line, file=sys.stderr)
+        else:
+            progress_logger.info(line)
+
+
+class LogEveryEvaluationCallback(TrainerCallback):
+    """Logs the training loss at every epoch end and before every evaluation, so that the
+    history has the mean loss of each evaluated period and the report its last points (the
+    Trainer logs only every ``logging_steps`` otherwise)."""
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if control.should_evaluate:
+            control.should_log = True
+
+    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        control.should_log = True
+
+
+def _number(value: float) -> str:
+    """``1`` for 1.0, ``1.25`` for 1.25."""
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
+
+
+def elapsed(seconds: float) -> str:
+    """A duration as a person reads it.
+
+    Example:
+        >>> elapsed(8.4), elapsed(83), elapsed(3725)
+        ('8s', '1m23s', '1h02m05s')
+    """
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 class TimingCallback(TrainerCallback):
@@ -170,7 +256,9 @@ def train_refusing_pickles(backend: Any, checkpoint: Path | None) -> None:
     """Train (resuming from ``checkpoint``); a checkpoint file that holds more than tensors and
     plain data is refused with a :class:`~ner_bert.errors.ModelLoadError`, never unpickled."""
     try:
-        backend.train(resume_from_checkpoint=None if checkpoint is None else str(checkpoint))
+        # No "Writing model shards" bar per checkpoint (the training bar is tqdm's own).
+        with transformers_bars_off():
+            backend.train(resume_from_checkpoint=None if checkpoint is None else str(checkpoint))
     except pickle.UnpicklingError as exc:
         raise ModelLoadError(
             f"{checkpoint}: a checkpoint file holds objects other than tensors and plain data; "
@@ -214,7 +302,10 @@ def training_result(
     (``rescore()`` when the best step was evaluated before a resume, so its report is gone)."""
     state = backend.state
     timing = next(c for c in backend.callback_handler.callbacks if isinstance(c, TimingCallback))
-    history = history_from_log(state.log_history, timing.times, timing.started)
+    by_steps = backend.args.eval_strategy == "steps"  # a str enum
+    history = history_from_log(
+        state.log_history, timing.times, timing.started, epoch_ends=not by_steps
+    )
     best_step = state.best_global_step if eval is not None else None
     best_eval = None
     if eval is not None:
@@ -228,6 +319,7 @@ def training_result(
         seconds=seconds,
         stopped_early=state.global_step < state.max_steps,
         labels=labels.labels,
+        loss_curve=loss_curve_from_log(state.log_history),
         data={
             "train": None if train is None else data_statistics(train),  # None: streamed
             "eval": None if eval is None else data_statistics(eval),

@@ -8,19 +8,37 @@ from typing import Any
 
 from ..evaluation import EvaluationReport
 
-__all__ = ["HistoryEntry", "TrainingResult", "history_from_log"]
+__all__ = ["HistoryEntry", "LossPoint", "TrainingResult", "history_from_log", "loss_curve_from_log"]
+
+
+@dataclass(frozen=True)
+class LossPoint:
+    """The training loss as the Trainer logged it (about a hundred points a run).
+
+    Attributes:
+        step: Optimizer steps taken so far.
+        epoch: Epochs done (fractional).
+        loss: Mean training loss of the steps since the previous point.
+    """
+
+    step: int
+    epoch: float
+    loss: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One logged point of a run: the end of an epoch, or every ``logging_steps`` / ``eval_steps``
-    steps with step-based evaluation (plain floats).
+    """One point of a run where it was evaluated or an epoch ended (every ``eval_steps``
+    steps with step-based evaluation), and its last step (plain floats).
 
     Attributes:
         step: Optimizer steps taken so far.
         epoch: Epochs done: an ``int`` at the end of an epoch, fractional between epoch ends.
-        train_loss: Mean training loss since the previous entry (``None`` at a point where
-            only evaluation ran).
+        train_loss: Mean training loss of the steps since the previous entry (``None`` when
+            no loss was logged in between).
         learning_rate: Learning rate at this point.
         seconds: Wall time since the previous entry (``None`` for entries of an interrupted
             run that this one resumed).
@@ -56,6 +74,8 @@ class TrainingResult:
         labels: The model's labels.
         data: Statistics of the training and eval data (``{"train": {...}, "eval": {...}}``:
             sentences, documents, words and entity mentions per type), for the model card.
+        loss_curve: The training loss as logged, about a hundred points a run (what the
+            training report and TensorBoard draw).
     """
 
     history: tuple[HistoryEntry, ...]
@@ -67,6 +87,7 @@ class TrainingResult:
     labels: tuple[str, ...] = field(default=())
     best_step: int | None = None
     data: dict[str, Any] = field(default_factory=dict, compare=False)
+    loss_curve: tuple[LossPoint, ...] = field(default=())
 
     @property
     def best_f1(self) -> float | None:
@@ -84,6 +105,7 @@ class TrainingResult:
             "stopped_early": self.stopped_early,
             "labels": list(self.labels),
             "data": self.data,
+            "loss_curve": [point.to_dict() for point in self.loss_curve],
         }
 
     def metrics(self) -> dict[str, Any]:
@@ -104,35 +126,50 @@ class TrainingResult:
 
 
 def history_from_log(
-    log_history: Sequence[Mapping[str, Any]], times: Mapping[int, float], started: float
+    log_history: Sequence[Mapping[str, Any]],
+    times: Mapping[int, float],
+    started: float,
+    *,
+    epoch_ends: bool = True,
 ) -> tuple[HistoryEntry, ...]:
-    """Merge the Trainer's log (training and evaluation entries) into one entry per step.
+    """The Trainer's log as one entry per evaluation or epoch end (and the last step), each
+    with the mean loss of its steps.
 
     Args:
         log_history: ``trainer.state.log_history``.
         times: Wall-clock time at which each step was logged in this run.
         started: Wall-clock time at which this run started.
+        epoch_ends: Whether epoch ends are entries (``False`` with step-based evaluation:
+            the evaluations are).
 
     Example:
-        >>> log = [{"loss": 0.5, "learning_rate": 1e-5, "epoch": 1.0, "step": 10},
+        >>> log = [{"loss": 0.7, "learning_rate": 2e-5, "epoch": 0.5, "step": 5},
+        ...        {"loss": 0.5, "learning_rate": 1e-5, "epoch": 1.0, "step": 10},
         ...        {"eval_f1": 0.8, "eval_strict_f1": 0.75, "epoch": 1.0, "step": 10},
         ...        {"train_runtime": 3.0, "epoch": 1.0, "step": 10}]
-        >>> entry, = history_from_log(log, {10: 5.0}, 2.0)
+        >>> entry, = history_from_log(log, {5: 4.0, 10: 5.0}, 2.0)
         >>> entry.step, entry.train_loss, entry.eval_f1, entry.seconds
-        (10, 0.5, 0.8, 3.0)
+        (10, 0.6, 0.8, 3.0)
     """
+    records = [r for r in log_history if "step" in r and "train_runtime" not in r]
+    points = {
+        int(r["step"]) for r in records if "eval_f1" in r or (epoch_ends and _whole(r["epoch"]))
+    }
+    points |= {max((int(r["step"]) for r in records), default=0)} - {0}
     entries: dict[int, dict[str, Any]] = {}
-    for record in log_history:
-        if "train_runtime" in record or "step" not in record:
-            continue
-        epoch = float(record["epoch"])
-        entry = entries.setdefault(
-            int(record["step"]), {"epoch": int(epoch) if epoch.is_integer() else epoch}
-        )
+    losses: dict[int, list[tuple[int, float]]] = {}  # (steps covered, mean loss) per entry
+    logged = 0  # the step of the previous loss record
+    for record in records:
+        step = int(record["step"])
+        point = min(p for p in points if p >= step)
+        entry = entries.setdefault(point, {})
+        if step == point:
+            epoch = float(record["epoch"])
+            entry["epoch"] = int(epoch) if epoch.is_integer() else epoch
         if "loss" in record:
-            entry.update(
-                train_loss=float(record["loss"]), learning_rate=record.get("learning_rate")
-            )
+            losses.setdefault(point, []).append((step - logged, float(record["loss"])))
+            entry["learning_rate"] = record.get("learning_rate")
+            logged = step
         if "eval_f1" in record:
             entry.update(eval_f1=record["eval_f1"], eval_strict_f1=record.get("eval_strict_f1"))
     out = []
@@ -141,5 +178,27 @@ def history_from_log(
         seconds = None
         if step in times:
             seconds, previous = times[step] - previous, times[step]
+        period = losses.get(step, [])
+        covered = sum(n for n, _ in period)
+        if covered:
+            entries[step]["train_loss"] = sum(n * loss for n, loss in period) / covered
         out.append(HistoryEntry(step=step, seconds=seconds, **entries[step]))
     return tuple(out)
+
+
+def loss_curve_from_log(log_history: Sequence[Mapping[str, Any]]) -> tuple[LossPoint, ...]:
+    """The training loss records of the Trainer's log.
+
+    Example:
+        >>> loss_curve_from_log([{"loss": 0.5, "epoch": 0.5, "step": 5}, {"eval_f1": 0.8}])
+        (LossPoint(step=5, epoch=0.5, loss=0.5),)
+    """
+    return tuple(
+        LossPoint(step=int(r["step"]), epoch=float(r["epoch"]), loss=float(r["loss"]))
+        for r in log_history
+        if "loss" in r and "step" in r
+    )
+
+
+def _whole(epoch: Any) -> bool:
+    return float(epoch).is_integer()
