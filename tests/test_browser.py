@@ -7,33 +7,21 @@ tests are skipped, except under ``NER_BERT_REQUIRE_BROWSER=1`` (CI), where they 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from headless import headless, require_browser
 from PIL import Image
 
 from ner_bert.spacy.rendering import label_color
 
-_BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
-
 
 @pytest.fixture(scope="module")
 def browser() -> str:
-    if _BROWSER is None:
-        if os.environ.get("NER_BERT_REQUIRE_BROWSER") == "1":
-            pytest.fail("NER_BERT_REQUIRE_BROWSER=1 but chromium is not installed")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    return _BROWSER
-
-
-def _headless(browser: str, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
-    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=120)
+    return require_browser()
 
 
 class _Marks(HTMLParser):
@@ -77,7 +65,7 @@ def test_the_predict_page_shows_each_entity_in_its_labels_colour(
     entities = [e for line in out.read_text().splitlines() for e in json.loads(line)["entities"]]
     assert entities, "the random tiny model tags plenty"
 
-    dom = _headless(browser, "--dump-dom", page.as_uri())
+    dom = headless(browser, "--dump-dom", page.as_uri())
     assert dom.returncode == 0, dom.stderr
     marks = _Marks()
     marks.feed(dom.stdout)
@@ -86,7 +74,7 @@ def test_the_predict_page_shows_each_entity_in_its_labels_colour(
     ]
 
     shot = tmp_path / "page.png"
-    taken = _headless(browser, f"--screenshot={shot}", "--window-size=1000,700", page.as_uri())
+    taken = headless(browser, f"--screenshot={shot}", "--window-size=1000,700", page.as_uri())
     assert taken.returncode == 0 and shot.exists(), taken.stderr
     pixels = {rgb for _, rgb in Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 20)}
     for label in {e["label"] for e in entities}:

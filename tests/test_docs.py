@@ -18,7 +18,9 @@ DOCS = ROOT / "docs"
 RESULTS = ROOT / "benchmarks" / "results"
 
 sys.path.insert(0, str(DOCS / "_ext"))
+import benchmark_charts  # noqa: E402
 import ner_bert_docs  # noqa: E402
+from headless import headless, require_browser  # noqa: E402
 
 BUILDERS = ("html", "doctest")
 
@@ -32,6 +34,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str,
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
+        "NER_BERT_DOCS_LAYOUT_CHECK": "1",  # each page lists its layout problems
     }
     procs = {
         builder: subprocess.Popen(
@@ -122,7 +125,7 @@ def test_performance_page_shows_the_json_figures(
         assert "Not measured yet" in page
     for path in files:
         assert path.name in page
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = ner_bert_docs.for_readers(json.loads(path.read_text(encoding="utf-8")))
         scalars = ner_bert_docs.flatten(data)[0] if isinstance(data, dict) else {}
         numbers = [v for v in scalars.values() if isinstance(v, float)]
         for value in numbers[:5]:
@@ -240,3 +243,95 @@ def test_cli_commands_in_the_docs_parse() -> None:
     for page, argv in commands:
         args = build_parser().parse_args(argv)
         assert hasattr(args, "run"), (page, argv)
+
+
+# -- what a reader sees: every page in a real browser ---------------------------------------------
+
+_NOT_PAGES = ("genindex.html", "search.html", "py-modindex.html")
+
+
+def test_every_page_fits_the_window_and_its_images_load(
+    built: dict[str, tuple[int, str, Path]],
+) -> None:
+    """Each page opened in headless Chromium at 1280x1000: no code block or table wider than
+    the text column, no page wider than the window, every image loaded (see
+    docs/_static/layout_check.js)."""
+    browser = require_browser()
+    code, output, directory = built["html"]
+    assert code == 0, output
+    pages = sorted(
+        p for p in directory.rglob("*.html")
+        if p.name not in _NOT_PAGES and not p.relative_to(directory).parts[0].startswith("_")
+    )  # fmt: skip
+    assert len(pages) > 20
+    problems = {}
+    for page in pages:
+        dom = headless(
+            browser, "--window-size=1280,1000", "--virtual-time-budget=5000", "--dump-dom",
+            page.as_uri(),
+        ).stdout  # fmt: skip
+        found = re.search(r'data-layout-problems="([^"]*)"', dom)
+        assert found, f"{page.name}: the layout check did not run"
+        listed = json.loads(html.unescape(found.group(1)))
+        if listed:
+            problems[str(page.relative_to(directory))] = listed
+    assert not problems, json.dumps(problems, indent=1)
+
+
+def test_the_charts_draw_the_json_figures(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+
+    written = benchmark_charts.write_charts(RESULTS, tmp_path)
+    assert [p.name for p in written] == list(benchmark_charts.CHARTS)
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in written)
+    results = json.loads((RESULTS / "train_conll.json").read_text())
+    f1_axes, _ = benchmark_charts.training_chart(results).axes
+    heights = [bar.get_height() for bar in f1_axes.patches]
+    assert heights == [
+        results["reference"]["test"]["f1_conlleval"],
+        results["ner_bert"]["test_f1_mean"],
+        results["ner_bert_context"]["test_f1_mean"],
+    ]
+    speeds = json.loads((RESULTS / "predict_throughput.json").read_text())["sides"]
+    (axes,) = benchmark_charts.prediction_chart({"sides": speeds}).axes
+    widths = sorted(bar.get_width() for bar in axes.patches)
+    assert widths == sorted(side["tokens_per_second"] for side in speeds.values())
+
+
+def test_a_page_showing_doctest_scaffolding_fails_the_build(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(DOCS / '_ext')!r})\n"
+        "extensions = ['sphinx.ext.doctest', 'doctest_display']\n"
+    )
+    (source / "index.rst").write_text(
+        "Page\n====\n\n.. code-block:: text\n\n   PER 'John Smith' 0 10 0.9...\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(source),
+         str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert 'shows doctest scaffolding to readers: a number cut short with "..." (0.9...)' in (
+        done.stderr
+    )
+    (source / "index.rst").write_text(
+        "Page\n====\n\n.. code-block:: text\n\n   PER 'John Smith' 0 10 0.97\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(source),
+         str(tmp_path / "out2")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def test_doctest_numbers_may_move_but_nothing_else() -> None:
+    import doctest_display
+
+    assert doctest_display.numbers_close("LOC 'Paris' 20 25 0.97\n", "LOC 'Paris' 20 25 0.93\n")
+    assert not doctest_display.numbers_close("LOC 'Paris' 20 25 0.97\n", "LOC 'Paris' 20 25 0.8\n")
+    assert not doctest_display.numbers_close("LOC 20 25 0.97\n", "LOC 20 26 0.97\n")
+    assert not doctest_display.numbers_close("LOC 0.97\n", "ORG 0.97\n")

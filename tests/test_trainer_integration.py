@@ -238,3 +238,50 @@ def test_resume_from_a_folder_that_is_not_a_checkpoint(tiny_encoder_dir: Path, t
     (tmp_path / "empty").mkdir()
     with pytest.raises(NerBertError, match="holds no complete checkpoint"):
         trainer.train(synthetic(10, 0), resume_from=tmp_path / "empty")
+
+
+def _progress_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "ner_bert.training.progress"]
+
+
+def test_one_progress_line_per_epoch_before_evaluations_start(
+    tiny_encoder_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="ner_bert.training.progress")
+    trainer = NERTrainer(tiny_encoder_dir, config=fast_config(epochs=3, eval_delay=2))
+    result = trainer.train(synthetic(64, 0), eval=synthetic(16, 1))
+    lines = _progress_lines(caplog)
+    steps = result.global_steps // 3
+    assert [line.split(":")[0] for line in lines] == [
+        f"step {steps * n}/{steps * 3} (epoch {n}/3)" for n in (1, 2, 3)
+    ]
+    assert all(": loss " in line for line in lines)
+    assert ["dev P" in line for line in lines] == [False, False, True]
+
+
+def test_progress_lines_without_eval_data_and_with_step_evaluation(
+    tiny_encoder_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="ner_bert.training.progress")
+    NERTrainer(tiny_encoder_dir, config=fast_config(epochs=2)).train(synthetic(32, 0))
+    assert [line.split(":")[0] for line in _progress_lines(caplog)] == [
+        "step 2/4 (epoch 1/2)", "step 4/4 (epoch 2/2)"
+    ]
+    caplog.clear()
+    # 160 sentences in batches of 16: 10 steps per epoch, evaluated every 4 steps; the end of
+    # epoch 1 (step 10) has no evaluation, so it gets a line of its own.
+    trainer = NERTrainer(
+        tiny_encoder_dir,
+        config=fast_config(epochs=2),
+        training_args={"eval_strategy": "steps", "eval_steps": 4},
+    )
+    trainer.train(synthetic(160, 0), eval=synthetic(40, 1))
+    lines = _progress_lines(caplog)
+    assert [line.split(" (")[0] for line in lines] == [
+        f"step {n}/20" for n in (4, 8, 10, 12, 16, 20)
+    ]
+    assert ["dev P" in line for line in lines] == [True, True, False, True, True, True]

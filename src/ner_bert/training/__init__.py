@@ -4,7 +4,7 @@ Data preparation (windows, document context, label alignment) and NER evaluation
 ner_bert's; the loop, checkpoints, logging and distribution are the Trainer's.
 """
 
-from .result import HistoryEntry, TrainingResult
+from .result import HistoryEntry, LossPoint, TrainingResult
 from .trainer import NERTrainer
 
-__all__ = ["HistoryEntry", "NERTrainer", "TrainingResult"]
+__all__ = ["HistoryEntry", "LossPoint", "NERTrainer", "TrainingResult"]

@@ -143,7 +143,7 @@ class ProgressBarCallback(ProgressCallback):
 
 
 class ProgressLinesCallback(TrainerCallback):
-    """One line that stays per evaluation (per epoch without eval data): step and epoch,
+    """One line that stays per evaluation, and per epoch end without one: step and epoch,
     mean training loss since the previous line, dev precision, recall and F1, time so far.
 
     Written above the progress bar when there is one (as the Trainer's own progress callback
@@ -159,10 +159,23 @@ class ProgressLinesCallback(TrainerCallback):
         self._loss_sum = 0.0
         self._loss_steps = 0
         self._logged_step = 0
+        self._epoch_line_due = False
+        self._line_step = -1
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.started = time.perf_counter()
         self._logged_step = state.global_step  # a resumed run starts where it stopped
+
+    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        # The Trainer evaluates (when it does) right after this, so that line has the epoch.
+        # Without an evaluation the epoch gets its own line, once its last loss is logged.
+        if not state.is_world_process_zero or control.should_evaluate:
+            return
+        if state.global_step != self._line_step:  # not evaluated at this very step already
+            if state.global_step > self._logged_step:
+                self._epoch_line_due = True  # LogEveryEvaluationCallback logs it next
+            else:
+                self._write(self._line(args, state, {}), state.global_step)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **_: Any) -> None:
         if not state.is_world_process_zero or not logs:
@@ -173,10 +186,9 @@ class ProgressLinesCallback(TrainerCallback):
             self._loss_sum += float(logs["loss"]) * steps
             self._loss_steps += steps
             self._logged_step = state.global_step
-        epoch_end = float(state.epoch or 0.0).is_integer()
-        no_eval = args.eval_strategy == "no"  # a str enum
-        if "eval_f1" in logs or ("loss" in logs and no_eval and epoch_end):
-            self._write(self._line(args, state, logs))
+        if "eval_f1" in logs or ("loss" in logs and self._epoch_line_due):
+            self._epoch_line_due = False
+            self._write(self._line(args, state, logs), state.global_step)
 
     def _line(self, args: Any, state: Any, logs: dict[str, Any]) -> str:
         """``step 220/880 (epoch 1/4): loss 0.1234, dev P 0.8123 R 0.8345 F1 0.8232, 1m23s``."""
@@ -198,7 +210,8 @@ class ProgressLinesCallback(TrainerCallback):
         parts.append(elapsed(time.perf_counter() - self.started))
         return f"{where}: " + ", ".join(parts)
 
-    def _write(self, line: str) -> None:
+    def _write(self, line: str, step: int) -> None:
+        self._line_step = step
         bar = None if self.bar is None else self.bar.training_bar
         if bar is not None:  # tqdm.write's default is stdout, which belongs to the program
             bar.write(line, file=sys.stderr)
