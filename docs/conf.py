@@ -38,6 +38,8 @@ extensions = [
     "sphinx.ext.doctest",
     "sphinx.ext.viewcode",
     "ner_bert_docs",
+    "doctest_display",
+    "benchmark_charts",
 ]
 
 exclude_patterns = ["_build", "_inventories"]
@@ -95,8 +97,13 @@ html_theme_options = {
     "description": "Fine-tune BERT-family encoders for NER; exact-offset predictions in "
     "Python and spaCy.",
     "fixed_sidebar": True,
-    "page_width": "1100px",
+    "page_width": "1240px",
+    "body_max_width": "none",
     "sidebar_width": "240px",
 }
 html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
 html_show_sourcelink = False
+# The layout check of tests/test_docs.py: each page lists what overflows or fails to load.
+html_static_path = ["_static"]
+html_js_files = ["layout_check.js"] if os.environ.get("NER_BERT_DOCS_LAYOUT_CHECK") else []
+html_css_files = ["custom.css"]

@@ -54,7 +54,8 @@ def test_the_python_quickstart_runs(tiny_encoder_dir: Path, corpus: Path, tmp_pa
 
 def test_the_shell_quickstart_runs(tiny_encoder_dir: Path, corpus: Path) -> None:
     _, script = quickstart_blocks()
-    swapped = script.replace(".cache/minilm/model", shlex.quote(str(tiny_encoder_dir)))
+    swapped = script.replace("path/to/.cache/minilm/model", shlex.quote(str(tiny_encoder_dir)))
+    assert swapped != script
     bin_dir = Path(sys.executable).parent  # where pip put the ner-bert command
     env = {**ENV, "PATH": f"{bin_dir}{os.pathsep}{ENV.get('PATH', '')}"}
     done = subprocess.run(

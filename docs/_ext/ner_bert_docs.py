@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any, ClassVar
@@ -247,6 +248,23 @@ def _help_block(text: str) -> nodes.literal_block:
 # --------------------------------------------------------------------------- benchmark tables
 
 _META_KEYS = ("command", "reproduce", "description", "title", "notes", "note")
+_NOT_FOR_READERS = re.compile(r"^(platform|cpu_flags|targets_met|goal_met|.*load_average.*)$")
+
+
+def for_readers(data: Any) -> Any:
+    """``data`` without what only the benchmark's author needs: load averages, goal flags,
+    the platform string, CPU flag lists and absolute paths of the machine it ran on (the JSON
+    file keeps them)."""
+    if isinstance(data, dict):
+        return {
+            key: for_readers(value)
+            for key, value in data.items()
+            if not _NOT_FOR_READERS.match(str(key))
+            and not (isinstance(value, str) and value.startswith("/"))
+        }
+    if isinstance(data, list):
+        return [for_readers(item) for item in data]
+    return data
 
 
 def format_value(value: Any) -> str:
@@ -465,7 +483,7 @@ def render_result(path: Path) -> list[nodes.Node]:
     sibling objects with mostly the same fields (the sides of a comparison) form one
     side-by-side table; lists of objects and evaluation reports get tables of their own.
     """
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = for_readers(json.loads(path.read_text(encoding="utf-8")))
     out: list[nodes.Node] = []
     if isinstance(data, list):
         out.append(
@@ -491,6 +509,7 @@ def render_result(path: Path) -> list[nodes.Node]:
         if isinstance(command, list):
             command = " ".join(str(c) for c in command)
         if isinstance(command, str):
+            command = command.replace(" --", " \\\n    --")  # one option per line
             out.append(nodes.paragraph(text="Reproduce with:"))
             block = nodes.literal_block(command, command)
             block["language"] = "bash"
@@ -534,7 +553,18 @@ class BenchmarkResults(Directive):
                 out += render_parts(path, parts) if parts else render_result(path)
             except (KeyError, ValueError) as exc:
                 raise self.error(f"benchmark-results: {path}: {exc}") from exc
+            out += self._download_link(path, Path(env.doc2path(env.docname)).parent)
         return out
+
+    def _download_link(self, path: Path, page_dir: Path) -> list[nodes.Node]:
+        """"The whole run: name.json" as a link that downloads the file."""
+        from docutils.statemachine import StringList
+
+        relative = os.path.relpath(path, page_dir)
+        holder = nodes.container()
+        text = f"The whole run: :download:`{path.name} <{relative}>`."
+        self.state.nested_parse(StringList([text], source=str(path)), 0, holder)
+        return list(holder.children)
 
 
 def setup(app: Any) -> dict[str, Any]:
