@@ -116,7 +116,7 @@ def profile_chart(results: dict[str, Any]) -> Any:
     axes.set_yticks(range(len(profiled)), [_SIDE_NAMES[n] for n in profiled])
     axes.set(xlabel="share of the time of predict (%)", xlim=(0, 100))
     axes.legend(ncols=4, fontsize=7, frameon=False, loc="upper center",
-                bbox_to_anchor=(0.5, -0.35 if len(profiled) < 2 else -0.2))  # fmt: skip
+                bbox_to_anchor=(0.5, -0.5 if len(profiled) < 2 else -0.32))  # fmt: skip
     return figure
 
 
