@@ -298,33 +298,28 @@ def test_the_charts_draw_the_json_figures(tmp_path: Path) -> None:
     assert widths == sorted(side["tokens_per_second"] for side in speeds.values())
 
 
-def test_a_page_showing_doctest_scaffolding_fails_the_build(tmp_path: Path) -> None:
-    source = tmp_path / "src"
-    source.mkdir()
+def _build_page_showing(line: str, source: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    """``sphinx-build -W`` of a one-page project whose code block shows ``line``."""
+    source.mkdir(exist_ok=True)
     (source / "conf.py").write_text(
         f"import sys\nsys.path.insert(0, {str(DOCS / '_ext')!r})\n"
         "extensions = ['sphinx.ext.doctest', 'doctest_display']\n"
     )
-    (source / "index.rst").write_text(
-        "Page\n====\n\n.. code-block:: text\n\n   PER 'John Smith' 0 10 0.9...\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(source),
-         str(tmp_path / "out")],
+    (source / "index.rst").write_text(f"Page\n====\n\n.. code-block:: text\n\n   {line}\n")
+    return subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(source), str(out)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
+
+
+def test_a_page_showing_doctest_scaffolding_fails_the_build(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    done = _build_page_showing("PER 'John Smith' 0 10 0.9...", source, tmp_path / "out")
     assert done.returncode != 0
     assert 'shows doctest scaffolding to readers: a number cut short with "..." (0.9...)' in (
         done.stderr
     )
-    (source / "index.rst").write_text(
-        "Page\n====\n\n.. code-block:: text\n\n   PER 'John Smith' 0 10 0.97\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(source),
-         str(tmp_path / "out2")],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    done = _build_page_showing("PER 'John Smith' 0 10 0.97", source, tmp_path / "out2")
     assert done.returncode == 0, done.stderr
 
 
