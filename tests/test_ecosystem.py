@@ -106,6 +106,40 @@ def test_a_head_for_other_labels_is_new(tiny_model_dir, caplog) -> None:
     assert "re-initializing the head" in caplog.text
 
 
+def test_a_new_head_is_info_not_a_load_report(tiny_encoder_dir, caplog, capfd) -> None:
+    """Fine-tuning from an encoder: transformers' LOAD REPORT table (a warning listing the new
+    head as MISSING) stays off; ner_bert says it in one info line."""
+    from ner_bert.model.loading import load_model
+
+    with caplog.at_level(logging.INFO, logger="ner_bert"):
+        load_model(tiny_encoder_dir, labels=LabelSet.from_entity_types(["PER"]), new_head=True)
+    assert "LOAD REPORT" not in capfd.readouterr().err
+    assert [r.levelname for r in caplog.records if "new head" in r.message] == ["INFO"]
+    assert "classifier.weight" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_encoder_weights_missing_from_the_checkpoint_are_a_warning(
+    tiny_encoder_dir, tmp_path, caplog
+) -> None:
+    from safetensors.torch import load_file, save_file
+
+    from ner_bert.model.loading import load_model
+
+    folder = tmp_path / "encoder"
+    shutil.copytree(tiny_encoder_dir, folder)
+    weights = load_file(folder / "model.safetensors")
+    dropped = next(key for key in weights if "layer.0.attention.self.query.weight" in key)
+    del weights[dropped]
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    with caplog.at_level(logging.INFO, logger="ner_bert"):
+        load_model(folder, labels=LabelSet.from_entity_types(["PER"]), new_head=True)
+    warnings = [r.message for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "1 encoder weights are not in the checkpoint" in warnings[0]
+    assert "query.weight" in warnings[0]
+
+
 # --- the predictor is called like a pipeline ------------------------------------------------------
 
 

@@ -6,8 +6,10 @@ remote-code and hub options, and turns transformers' load errors into ``ModelLoa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,55 @@ logger = logging.getLogger(__name__)
 
 # What transformers raises for a folder or hub name it cannot load.
 LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, ImportError)
+
+
+@contextlib.contextmanager
+def _load_report_off() -> Iterator[None]:
+    """No "LOAD REPORT" table from transformers (a warning on every fine-tuning start, listing
+    the new head as MISSING): :func:`_log_loading` says what matters in ner_bert's words.
+
+    A filter rather than a level: transformers checks its tensor-parallel plan, and warns
+    about it, when this logger's level is WARNING or above."""
+    transformers_logger = logging.getLogger("transformers.modeling_utils")
+    report_filter = _DropLoadReport()
+    transformers_logger.addFilter(report_filter)
+    try:
+        yield
+    finally:
+        transformers_logger.removeFilter(report_filter)
+
+
+class _DropLoadReport(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "LOAD REPORT" not in str(record.msg)
+
+
+def _log_loading(source: str, model: Any, info: dict[str, Any]) -> None:
+    """Warn about encoder weights the checkpoint lacks (they start random, which is rarely
+    meant); a new or re-initialized head, expected when fine-tuning, is only info."""
+    prefix = f"{model.base_model_prefix}."
+    encoder_keys = set(model.base_model.state_dict())
+    missing = info.get("missing_keys") or []
+    encoder = sorted(k for k in missing if k.removeprefix(prefix) in encoder_keys)
+    head = sorted(k for k in missing if k.removeprefix(prefix) not in encoder_keys)
+    if encoder:
+        logger.warning(
+            "%s: %d encoder weights are not in the checkpoint and start untrained (%s); is "
+            "this the encoder you meant?",
+            source,
+            len(encoder),
+            ", ".join(encoder[:3]) + (", ..." if len(encoder) > 3 else ""),
+        )
+    if head:
+        logger.info("%s: new head (%s), trained by fine-tuning.", source, ", ".join(head))
+    mismatched = [
+        str(item[0] if isinstance(item, tuple) else item)
+        for item in info.get("mismatched_keys") or []
+    ]
+    if mismatched:
+        logger.info("%s: re-initialized for the new labels: %s.", source, ", ".join(mismatched))
+    if info.get("unexpected_keys"):
+        logger.debug("%s: unused checkpoint weights: %s", source, info["unexpected_keys"])
 
 
 def looks_local(path_or_name: str | Path) -> bool:
@@ -122,12 +173,14 @@ class ModelSource:
 
         source = self.source
         auto = AutoModelForMaskedLM if masked_lm else AutoModelForTokenClassification
+        with_info = options.pop("output_loading_info", False)
         try:
-            with transformers_bars_off():
-                return auto.from_pretrained(
+            with transformers_bars_off(), _load_report_off():
+                model, info = auto.from_pretrained(
                     source,
                     use_safetensors=True,
                     trust_remote_code=self.trust_remote_code,
+                    output_loading_info=True,
                     **self.hub.kwargs(),
                     **options,
                 )
@@ -140,6 +193,8 @@ class ModelSource:
             if type(exc).__name__ != "SafetensorError":
                 raise
             raise ModelLoadError(f"{source}: corrupt {WEIGHTS_FILE}: {exc}") from exc
+        _log_loading(source, model, info)
+        return (model, info) if with_info else model
 
     def saved_labels(self) -> LabelSet | None:
         """The labels the checkpoint's head was trained for, if it names real ones."""
