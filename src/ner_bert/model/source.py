@@ -59,9 +59,9 @@ class _DropLoadReport(logging.Filter):
 def _log_loading(source: str, model: Any, info: dict[str, Any]) -> None:
     """Warn about encoder weights the checkpoint lacks (they start random, which is rarely
     meant); a new or re-initialized head, expected when fine-tuning, is only info."""
-    prefix = f"{model.base_model_prefix}."
-    encoder_keys = set(model.base_model.state_dict())
     missing = info.get("missing_keys") or []
+    prefix = f"{model.base_model_prefix}."
+    encoder_keys = set(model.base_model.state_dict()) if missing else set()
     encoder = sorted(k for k in missing if k.removeprefix(prefix) in encoder_keys)
     head = sorted(k for k in missing if k.removeprefix(prefix) not in encoder_keys)
     if encoder:
