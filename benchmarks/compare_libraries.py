@@ -41,6 +41,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -214,14 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results: dict[str, Any] = {
         "benchmark": "compare_libraries",
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": now(),
         "machine": machine(),
         "model": args.model,
         "quick": args.quick,
         "settings": {**SETTINGS, "epochs": args.epochs},
-        "command": "flock /tmp/ner_bert_bench.lock .venv/bin/python "
-        "benchmarks/compare_libraries.py "
-        + " ".join(f"--library {library}" for library in args.library or LIBRARIES),
+        "command": command(args.library or LIBRARIES, quick=args.quick),
         "libraries": {},
     }
     if args.results is not None and args.results.exists():
@@ -241,11 +240,26 @@ def main(argv: list[str] | None = None) -> int:
         }
         entry["scores"] = score(test, predictions)
         entry["load_average"] = {"start": load_average, "end": os.getloadavg()[0]}
+        entry["date"] = now()  # rows of earlier runs keep their own date
         results["libraries"][library] = entry
+        results["command"] = command(results["libraries"], quick=args.quick)
         print(json.dumps(entry["scores"], indent=1), flush=True)
         if args.results is not None:
             args.results.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def command(libraries: Iterable[str], *, quick: bool = False) -> str:
+    """The command that measures ``libraries`` (every row of a merged results file)."""
+    options = " ".join(f"--library {library}" for library in libraries)
+    if quick:
+        options += " --quick --results benchmarks/results/compare_libraries_quick.json"
+    script = "flock /tmp/ner_bert_bench.lock .venv/bin/python benchmarks/compare_libraries.py"
+    return f"{script} {options}"
 
 
 if __name__ == "__main__":
