@@ -298,6 +298,39 @@ def test_the_charts_draw_the_json_figures(tmp_path: Path) -> None:
     assert widths == sorted(side["tokens_per_second"] for side in speeds.values())
 
 
+def _library_row(name: str, f1: float, train_seconds: float, speed: float) -> dict:
+    score = {"f1": f1, "words_per_second": speed}
+    return {
+        "library": name,
+        "version": "1.0",
+        "train_seconds": train_seconds,
+        "scores": {"words": score, "natural": score, "articles": score},
+    }
+
+
+def test_library_comparison_puts_ner_bert_first_with_ratios() -> None:
+    libraries = {
+        "flair": _library_row("flair", 0.85, 3000.0, 200.0),
+        "ner_bert": _library_row("ner_bert", 0.84, 300.0, 2000.0),
+    }
+    node = ner_bert_docs.library_table(libraries, speed_only=False, caption="c.json")
+    rows = _tables([node])["c.json"]
+    assert rows[1] == ["ner_bert 1.0", "0.8400", "0.8400", "0.8400", "5.0 min", "2,000 words/s"]
+    assert rows[2] == [
+        "flair 1.0", "0.8500", "0.8500", "0.8500", "50.0 min (10.0x)", "200 words/s (0.10x)",
+    ]  # fmt: skip
+    speed = ner_bert_docs.library_table(libraries, speed_only=True, caption="c.json")
+    header = _tables([speed])["c.json"][0]
+    assert header == ["library", "training", "prediction (natural sentences)"]
+
+    pytest.importorskip("matplotlib")
+    chart = benchmark_charts.libraries_chart({"libraries": libraries})
+    f1_axes, time_axes, speed_axes = chart.axes
+    assert [bar.get_width() for bar in f1_axes.patches] == [0.85, 0.84]  # ner_bert on top
+    assert [bar.get_width() for bar in time_axes.patches] == [50.0, 5.0]
+    assert [bar.get_width() for bar in speed_axes.patches] == [200.0, 2000.0]
+
+
 def _build_page_showing(line: str, source: Path, out: Path) -> subprocess.CompletedProcess[str]:
     """``sphinx-build -W`` of a one-page project whose code block shows ``line``."""
     source.mkdir(exist_ok=True)

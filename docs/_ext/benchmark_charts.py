@@ -120,6 +120,34 @@ def profile_chart(results: dict[str, Any]) -> Any:
     return figure
 
 
+def libraries_chart(results: dict[str, Any]) -> Any:
+    """Test F1 on natural sentences, training time and prediction speed per library, from
+    ``compare_libraries.json`` (one budget for all); ner_bert's rows in colour."""
+    libraries = results["libraries"]
+    order = sorted(libraries, key=lambda name: not name.startswith("ner_bert"))[::-1]
+    names = [libraries[name]["library"] for name in order]
+    colours = [_BLUE if name.startswith("ner_bert") else _GREY for name in order]
+    natural = [libraries[name]["scores"]["natural"] for name in order]
+    panels = (
+        ("test F1, natural sentences", [s["f1"] for s in natural], "{:.3f}"),
+        ("training (minutes)", [libraries[n]["train_seconds"] / 60 for n in order], "{:.0f}"),
+        ("prediction (words per second)", [s["words_per_second"] for s in natural], "{:,.0f}"),
+    )
+    figure = _figure(9.0, 0.9 + 0.38 * len(order))
+    for column, axes in enumerate(figure.subplots(1, 3, sharey=True)):
+        title, values, label = panels[column]
+        bars = axes.barh(names, values, color=colours)
+        for bar, value in zip(bars, values, strict=True):
+            axes.annotate(
+                label.format(value), (value, bar.get_y() + bar.get_height() / 2),
+                textcoords="offset points", xytext=(3, 0), va="center", fontsize=7,
+            )  # fmt: skip
+        axes.set_xlim(0, max(values) * 1.3)
+        axes.set_title(title, fontsize=9)
+        axes.tick_params(labelsize=8)
+    return figure
+
+
 def _stage_colours(n: int) -> list[Any]:
     from matplotlib import colormaps
 
@@ -131,6 +159,7 @@ CHARTS: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
     "training.png": ("train_conll.json", training_chart),
     "prediction.png": ("predict_throughput.json", prediction_chart),
     "profile.png": ("predict_throughput.json", profile_chart),
+    "libraries.png": ("compare_libraries.json", libraries_chart),
 }
 
 

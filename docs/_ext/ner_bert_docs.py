@@ -9,6 +9,8 @@
 ``.. benchmark-results:: [glob]``
     Tables rendered from ``benchmarks/results/*.json`` (or the files matching ``glob``), so the
     figures in the docs are the ones in the JSON files; says "not measured yet" when none exist.
+``.. library-comparison:: compare_libraries.json``
+    The short table of ``benchmarks/compare_libraries.py``: one row per library.
 
 Only docutils and Sphinx are used; nothing here needs the network.
 """
@@ -567,9 +569,61 @@ class BenchmarkResults(Directive):
         return list(holder.children)
 
 
+class LibraryComparison(Directive):
+    """``.. library-comparison:: compare_libraries.json``: one row per library of a
+    ``benchmarks/compare_libraries.py`` results file (F1 on words, natural sentences and
+    articles; training time and prediction speed, each also as a multiple of ner_bert's).
+    With ``:speed-only:`` the F1 columns are left out (a ``--quick`` probe's F1 means nothing).
+    """
+
+    required_arguments = 1
+    option_spec: ClassVar[dict[str, Any]] = {"speed-only": directives.flag}
+
+    def run(self) -> list[nodes.Node]:
+        env = self.state.document.settings.env
+        path = Path(env.srcdir).parent / "benchmarks" / "results" / self.arguments[0]
+        env.note_dependency(str(path))
+        if not path.is_file():
+            para = nodes.paragraph()
+            para += nodes.strong(text="Not measured yet")
+            para += nodes.Text(f": no benchmarks/results/{path.name}.")
+            return [para]
+        libraries = json.loads(path.read_text(encoding="utf-8"))["libraries"]
+        speed_only = "speed-only" in self.options
+        return [library_table(libraries, speed_only=speed_only, caption=path.name)]
+
+
+def library_table(
+    libraries: dict[str, dict[str, Any]], *, speed_only: bool, caption: str
+) -> nodes.table:
+    """The rows of :class:`LibraryComparison`, ner_bert's first."""
+    reference = libraries.get("ner_bert")
+    order = sorted(libraries, key=lambda name: not name.startswith("ner_bert"))
+    header = ["library"]
+    if not speed_only:
+        header += ["test F1: CoNLL words", "natural sentences", "articles"]
+    header += ["training", "prediction (natural sentences)"]
+    rows = []
+    for name in order:
+        entry = libraries[name]
+        scores = entry["scores"]
+        row = [f"{entry['library']} {entry['version']}"]
+        if not speed_only:
+            row += [f"{scores[view]['f1']:.4f}" for view in ("words", "natural", "articles")]
+        minutes = f"{entry['train_seconds'] / 60:.1f} min"
+        speed = f"{scores['natural']['words_per_second']:,.0f} words/s"
+        if reference is not None and name != "ner_bert":
+            minutes += f" ({entry['train_seconds'] / reference['train_seconds']:.1f}x)"
+            reference_speed = reference["scores"]["natural"]["words_per_second"]
+            speed += f" ({scores['natural']['words_per_second'] / reference_speed:.2f}x)"
+        rows.append([*row, minutes, speed])
+    return table(header, rows, caption=caption)
+
+
 def setup(app: Any) -> dict[str, Any]:
     app.add_directive("markdown-changelog", MarkdownChangelog)
     app.add_directive("ner-bert-cli", CliReference)
     app.add_directive("benchmark-results", BenchmarkResults)
     app.add_directive("training-arguments-table", TrainingArgumentsTable)
+    app.add_directive("library-comparison", LibraryComparison)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
