@@ -220,12 +220,15 @@ def main(argv: list[str] | None = None) -> int:
         "model": args.model,
         "quick": args.quick,
         "settings": {**SETTINGS, "epochs": args.epochs},
-        "command": command(args.library or LIBRARIES, quick=args.quick),
         "libraries": {},
     }
     if args.results is not None and args.results.exists():
         results["libraries"] = json.loads(args.results.read_text(encoding="utf-8"))["libraries"]
-    for library in args.library or LIBRARIES:
+    libraries = args.library or LIBRARIES
+    # Every row the file will hold: the earlier ones (kept, with their dates) and this run's.
+    rows = dict.fromkeys([*results["libraries"], *libraries])
+    results["command"] = command(rows, quick=args.quick)
+    for library in libraries:
         out = args.work / f"predictions-{library}{'-quick' if args.quick else ''}.json"
         print(f"== {library}", flush=True)
         load_average = os.getloadavg()[0]
@@ -242,7 +245,6 @@ def main(argv: list[str] | None = None) -> int:
         entry["load_average"] = {"start": load_average, "end": os.getloadavg()[0]}
         entry["date"] = now()  # rows of earlier runs keep their own date
         results["libraries"][library] = entry
-        results["command"] = command(results["libraries"], quick=args.quick)
         print(json.dumps(entry["scores"], indent=1), flush=True)
         if args.results is not None:
             args.results.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ner_bert_docs import ner_bert_first
+
 GENERATED = "_generated"
 _BLUE, _GREY, _GREEN, _ORANGE = "#1f5f99", "#9a9a9a", "#2a8a4a", "#c8702a"
 
@@ -124,7 +126,7 @@ def libraries_chart(results: dict[str, Any]) -> Any:
     """Test F1 on natural sentences, training time and prediction speed per library, from
     ``compare_libraries.json`` (one budget for all); ner_bert's rows in colour."""
     libraries = results["libraries"]
-    order = sorted(libraries, key=lambda name: not name.startswith("ner_bert"))[::-1]
+    order = ner_bert_first(libraries)[::-1]  # barh draws bottom up: ner_bert on top
     names = [libraries[name]["library"] for name in order]
     colours = [_BLUE if name.startswith("ner_bert") else _GREY for name in order]
     natural = [libraries[name]["scores"]["natural"] for name in order]

@@ -519,6 +519,19 @@ def render_result(path: Path) -> list[nodes.Node]:
     return out
 
 
+def not_measured(why: str) -> nodes.paragraph:
+    """"**Not measured yet**: ``why``", what a page shows where a results file is missing."""
+    para = nodes.paragraph()
+    para += nodes.strong(text="Not measured yet")
+    para += nodes.Text(f": {why}")
+    return para
+
+
+def ner_bert_first(libraries: dict[str, Any]) -> list[str]:
+    """The keys of a ``compare_libraries.json`` ``libraries`` object, ner_bert's rows first."""
+    return sorted(libraries, key=lambda name: not name.startswith("ner_bert"))
+
+
 class BenchmarkResults(Directive):
     """``.. benchmark-results:: [glob]`` with options ``:dir:`` (default ``benchmarks/results``,
     relative to the repository root, the parent of the docs folder) and ``:parts:`` (comma-
@@ -543,10 +556,7 @@ class BenchmarkResults(Directive):
             env.note_dependency(str(directory / pattern))
         if not paths:
             where = f"{directory.relative_to(root)}/{pattern}"
-            para = nodes.paragraph()
-            para += nodes.strong(text="Not measured yet")
-            para += nodes.Text(f": no results file matches {where}.")
-            return [para]
+            return [not_measured(f"no results file matches {where}.")]
         parts = [p.strip() for p in self.options.get("parts", "").split(",") if p.strip()]
         out: list[nodes.Node] = []
         for path in paths:
@@ -584,10 +594,7 @@ class LibraryComparison(Directive):
         path = Path(env.srcdir).parent / "benchmarks" / "results" / self.arguments[0]
         env.note_dependency(str(path))
         if not path.is_file():
-            para = nodes.paragraph()
-            para += nodes.strong(text="Not measured yet")
-            para += nodes.Text(f": no benchmarks/results/{path.name}.")
-            return [para]
+            return [not_measured(f"no benchmarks/results/{path.name}.")]
         libraries = json.loads(path.read_text(encoding="utf-8"))["libraries"]
         speed_only = "speed-only" in self.options
         return [library_table(libraries, speed_only=speed_only, caption=path.name)]
@@ -598,7 +605,7 @@ def library_table(
 ) -> nodes.table:
     """The rows of :class:`LibraryComparison`, ner_bert's first."""
     reference = libraries.get("ner_bert")
-    order = sorted(libraries, key=lambda name: not name.startswith("ner_bert"))
+    order = ner_bert_first(libraries)
     header = ["library"]
     if not speed_only:
         header += ["test F1: CoNLL words", "natural sentences", "articles"]
