@@ -125,6 +125,33 @@ def test_int8_export_runs_with_the_same_api(int8_export: Path, fp32_export: Path
     ]
 
 
+def test_int8_keeps_the_feed_forward_outputs_fp32(int8_export: Path, ner_folder: Path) -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    config = json.loads((ner_folder / "config.json").read_text())
+    hidden, inner, layers = (
+        config[k] for k in ("hidden_size", "intermediate_size", "num_hidden_layers")
+    )
+    graph = onnx.load(str(int8_export / "model.onnx")).graph
+    weights = {item.name: numpy_helper.to_array(item) for item in graph.initializer}
+    integer = [n for n in graph.node if n.op_type == "MatMulInteger"]
+    shapes = {name: array.shape for name, array in weights.items()}
+    fp32_ffn_out = [
+        n
+        for n in graph.node
+        if n.op_type == "MatMul" and any(shapes.get(x) == (inner, hidden) for x in n.input)
+    ]
+    # Six products per layer (query, key, value, attention output, feed-forward in and
+    # out) and the classifier; the feed-forward outputs stay fp32.
+    assert len(fp32_ffn_out) == layers
+    assert len(integer) == 5 * layers + 1
+    # Per output column quantization: a weight zero point (and scale) per column.
+    zero_points = [weights[n.input[3]] for n in integer if n.input[3] in weights]
+    assert len(zero_points) == len(integer)
+    assert all(z.ndim == 1 and z.size > 1 for z in zero_points)
+
+
 def test_saving_an_onnx_predictor_writes_a_loadable_copy(fp32_export: Path, tmp_path: Path) -> None:
     predictor = NERPredictor.from_pretrained(
         fp32_export, config=PredictionConfig(aggregation="max")

@@ -76,6 +76,33 @@ def test_predict_keeps_order_and_handles_empty_texts(predictor: NERPredictor) ->
     assert predictor.predict_text("") == []
 
 
+def test_no_forward_pass_runs_on_padding(trained_tiny_model_dir: Path) -> None:
+    predictor = NERPredictor.from_pretrained(
+        trained_tiny_model_dir, config=PredictionConfig(precision="fp32")
+    )
+    texts = [
+        f"{'the bank said ' * (i % 5)}John Smith visited {'Paris' if i % 2 else 'Berlin'}"
+        for i in range(30)
+    ]
+    runner = predictor._scorer.runner
+    batches: list[np.ndarray] = []
+
+    def recording(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        batches.append(attention_mask)
+        return runner(input_ids, attention_mask)
+
+    predictor._scorer.runner = recording
+    together = predictor.predict(texts, batch_size=4)
+    # Every batch holds rows of one length: nothing is padded.
+    assert batches and all(mask.all() for mask in batches)
+    assert len(batches) >= 5 and max(len(mask) for mask in batches) <= 4
+    # So a text's entities do not depend on what else is in its batch (fp32: equal).
+    alone = [predictor.predict_text(text) for text in texts]
+    assert [triples(r) for r in together] == [triples(r) for r in alone]
+    for a, b in zip(together, alone, strict=True):
+        assert [e.score for e in a] == pytest.approx([e.score for e in b], abs=1e-5)
+
+
 def test_long_document_is_windowed_not_truncated(predictor: NERPredictor) -> None:
     filler = "the bank said it was in the city . " * 1000
     parts = ["John Smith said", filler, "Mary visited Paris", filler, filler, "in London"]
