@@ -123,10 +123,13 @@ def word_probabilities(
             f"= {len(word_ids)}, got shape {subword_probs.shape}."
         )
     out = np.zeros((n_words, subword_probs.shape[1]), dtype=subword_probs.dtype)
-    rows = np.array([i for i, w in enumerate(word_ids) if w is not None], dtype=np.int64)
+    every = np.fromiter(
+        (_NO_WORD if w is None else w for w in word_ids), dtype=np.int64, count=len(word_ids)
+    )
+    rows = np.flatnonzero(every != _NO_WORD)
     if rows.size == 0:
         return out
-    words = _word_indices(word_ids, rows, n_words)
+    words = _checked_word_indices(every[rows], n_words)
     probs = subword_probs[rows]
     if strategy is Aggregation.FIRST:
         _first_subword(out, words, probs)
@@ -137,9 +140,12 @@ def word_probabilities(
     return out
 
 
-def _word_indices(word_ids: Sequence[int | None], rows: np.ndarray, n_words: int) -> np.ndarray:
-    """The word index of each subword in ``rows``, checked to be in ``[0, n_words)``."""
-    words = np.array([word_ids[i] for i in rows], dtype=np.int64)
+_NO_WORD = np.iinfo(np.int64).min
+"""Stands for ``None`` (a special token) in an array of word ids."""
+
+
+def _checked_word_indices(words: np.ndarray, n_words: int) -> np.ndarray:
+    """``words`` (word indices of subwords), checked to be in ``[0, n_words)``."""
     if words.min() < 0 or words.max() >= n_words:
         raise DataFormatError(
             f"word id {int(words.max() if words.max() >= n_words else words.min())} is out of "
@@ -261,8 +267,20 @@ def decode_many(
     if decoding is Decoding.GREEDY:
         return [_greedy(p, labels) for p in prepared]
     out: list[tuple[list[str], list[float]]] = [([], [])] * len(prepared)
-    order = sorted((i for i, p in enumerate(prepared) if len(p)), key=lambda i: len(prepared[i]))
     start, transition = allowed_transitions(labels)
+    rest = []
+    for index, probs in enumerate(prepared):
+        if not len(probs):
+            continue
+        # No valid sequence scores more than every word's most probable label; when those
+        # labels already form a valid sequence, it is the Viterbi path (most sentences: the
+        # dynamic programme below runs only for the others).
+        best = probs.argmax(axis=1)
+        if start[best[0]] and transition[best[:-1], best[1:]].all():
+            out[index] = _tags_and_scores(probs, best, labels)
+        else:
+            rest.append(index)
+    order = sorted(rest, key=lambda i: len(prepared[i]))
     position = 0
     while position < len(order):
         group = [order[position]]  # shortest first: each new one is the group's longest
@@ -274,12 +292,16 @@ def decode_many(
             position += 1
         paths = _viterbi_batch([prepared[i] for i in group], start, transition)
         for index, ids in zip(group, paths, strict=True):
-            scores = prepared[index][np.arange(len(ids)), ids]
-            out[index] = (
-                [labels.labels[i] for i in ids.tolist()],
-                [float(x) for x in scores.tolist()],
-            )
+            out[index] = _tags_and_scores(prepared[index], ids, labels)
     return out
+
+
+def _tags_and_scores(
+    word_probs: np.ndarray, ids: np.ndarray, labels: LabelSet
+) -> tuple[list[str], list[float]]:
+    """The tags of label ids ``ids`` and each word's probability of its tag."""
+    scores = word_probs[np.arange(len(ids)), ids]
+    return [labels.labels[i] for i in ids.tolist()], scores.tolist()
 
 
 def _checked_probabilities(word_probs: np.ndarray, labels: LabelSet) -> np.ndarray:

@@ -134,15 +134,14 @@ class TextEncoder:
         :func:`.segmentation.segment_sentences`); each word's span is kept in ``word_spans``,
         narrowed to its tokens."""
         words = [[text[a:b] for a, b in found] for text, found in zip(texts, spans, strict=True)]
-        return [
-            Encoded(
-                np.array(encoding.ids, dtype=np.int64),
-                encoding.word_ids,
-                len(found),
-                _token_spans(found, encoding.word_ids, encoding.offsets),
+        out = []
+        for encoding, found in zip(self._encode_pretokenized(words), spans, strict=True):
+            word_ids = encoding.word_ids  # a new Python list at each access
+            spans_kept = _token_spans(found, word_ids, encoding.offsets)
+            out.append(
+                Encoded(np.array(encoding.ids, dtype=np.int64), word_ids, len(found), spans_kept)
             )
-            for encoding, found in zip(self._encode_pretokenized(words), spans, strict=True)
-        ]
+        return out
 
     def _encode_pretokenized(self, batch: list[list[str]]) -> list[Any]:
         with self._lock:
