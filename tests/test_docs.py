@@ -298,6 +298,21 @@ def test_the_charts_draw_the_json_figures(tmp_path: Path) -> None:
     assert widths == sorted(side["tokens_per_second"] for side in speeds.values())
 
 
+def test_the_prediction_chart_names_the_default_s_precision_and_its_limit() -> None:
+    pytest.importorskip("matplotlib")
+
+    def side(precision: str) -> dict:
+        return {"precision": precision, "tokens_per_second": 1000.0}
+
+    limit = {"fp32_tokens_per_second_limit": 4000.0, "bf16_tokens_per_second_limit": 600.0}
+    for default, lines in (("fp32", ["fp32 limit"]), ("bf16", ["fp32 limit", "bf16 limit"])):
+        results = {"sides": {"pipeline": side("fp32"), "ner_bert": side(default)}, "limit": limit}
+        (axes,) = benchmark_charts.prediction_chart(results).axes
+        labels = [tick.get_text() for tick in axes.get_yticklabels()]
+        assert labels == ["pipeline (fp32)", f"ner_bert default ({default})"]
+        assert [line.get_label() for line in axes.get_lines()] == lines
+
+
 def _library_row(name: str, f1: float, train_seconds: float, speed: float) -> dict:
     score = {"f1": f1, "words_per_second": speed}
     return {
