@@ -91,6 +91,41 @@ def test_plain_onnxruntime_matches_torch(fp32_export: Path, ner_folder: Path) ->
     assert np.abs(logits - expected)[mask].max() < 1e-4
 
 
+def test_the_export_fuses_attention_layernorm_and_gelu(
+    fp32_export: Path, ner_folder: Path
+) -> None:
+    import onnx
+
+    layers = json.loads((ner_folder / "config.json").read_text())["num_hidden_layers"]
+    operators = [node.op_type for node in onnx.load(str(fp32_export / "model.onnx")).graph.node]
+    assert operators.count("Attention") == layers
+    assert operators.count("BiasGelu") == layers
+    assert operators.count("SkipLayerNormalization") == 2 * layers
+
+
+def test_the_dynamo_exporter_is_the_fallback_and_matches_torch(
+    ner_folder: Path, tmp_path: Path
+) -> None:
+    import onnx
+
+    from ner_bert.model.loading import load_model
+    from ner_bert.model.onnx_export import (
+        _compare_with_torch,
+        _export_dynamo,
+        _exporters_quiet,
+        _sample_batch,
+    )
+
+    loaded = load_model(ner_folder)
+    sample = _sample_batch(loaded.tokenizer, loaded.model.config)
+    with _exporters_quiet():
+        _export_dynamo(loaded.model.eval(), sample, tmp_path / "model.onnx")
+    check = _compare_with_torch(loaded.model, tmp_path / "model.onnx", sample)
+    assert check["fp32_max_abs_logit_diff"] < 1e-4
+    operators = {node.op_type for node in onnx.load(str(tmp_path / "model.onnx")).graph.node}
+    assert "Attention" not in operators and "MatMul" in operators
+
+
 def test_onnx_predictor_gives_torch_entities(fp32_export: Path, ner_folder: Path) -> None:
     torch_side = NERPredictor.from_pretrained(ner_folder, precision="fp32")
     onnx_side = NERPredictor.from_pretrained(fp32_export)
@@ -135,20 +170,21 @@ def test_int8_keeps_the_feed_forward_outputs_fp32(int8_export: Path, ner_folder:
     )
     graph = onnx.load(str(int8_export / "model.onnx")).graph
     weights = {item.name: numpy_helper.to_array(item) for item in graph.initializer}
-    integer = [n for n in graph.node if n.op_type == "MatMulInteger"]
+    integer = [n for n in graph.node if n.op_type in ("MatMulInteger", "QAttention")]
     shapes = {name: array.shape for name, array in weights.items()}
     fp32_ffn_out = [
         n
         for n in graph.node
         if n.op_type == "MatMul" and any(shapes.get(x) == (inner, hidden) for x in n.input)
     ]
-    # Six products per layer (query, key, value, attention output, feed-forward in and
-    # out) and the classifier; the feed-forward outputs stay fp32.
+    # Per layer: the fused attention (query, key and value products), the attention output
+    # and feed-forward input products in int8, the feed-forward output in fp32; and the
+    # classifier in int8.
     assert len(fp32_ffn_out) == layers
-    assert len(integer) == 5 * layers + 1
-    # Per output column quantization: a weight zero point (and scale) per column.
-    zero_points = [weights[n.input[3]] for n in integer if n.input[3] in weights]
-    assert len(zero_points) == len(integer)
+    assert [n.op_type for n in integer].count("QAttention") == layers
+    assert [n.op_type for n in integer].count("MatMulInteger") == 2 * layers + 1
+    # Per output column quantization of the products: a weight zero point per column.
+    zero_points = [weights[n.input[3]] for n in integer if n.op_type == "MatMulInteger"]
     assert all(z.ndim == 1 and z.size > 1 for z in zero_points)
 
 
