@@ -1,11 +1,12 @@
 """Exporting a trained model folder to ONNX (``ner-bert export``), optionally int8.
 
-The graph is exported with ``torch.onnx`` (the dynamo exporter, dynamic batch and sequence
-axes), checked against torch on a sample batch, and quantized with ONNX Runtime's dynamic int8
-quantization when asked (int8 weights with a scale per output column, activations quantized
-per batch: VNNI/AMX dot products on x86; the feed-forward output products stay fp32, see
-:func:`_feed_forward_outputs`). We export ourselves because Optimum's ONNX export does not
-support transformers 5.
+The graph is exported with ``torch.onnx`` (dynamic batch and sequence axes; the TorchScript
+exporter, whose graph ONNX Runtime's BERT optimizer fuses, with the dynamo exporter as the
+fallback, see :func:`_export_graph`), checked against torch on a sample batch, and quantized
+with ONNX Runtime's dynamic int8 quantization when asked (int8 weights with a scale per output
+column, activations quantized per batch: VNNI/AMX dot products on x86; the feed-forward output
+products stay fp32, see :func:`_feed_forward_outputs`). We export ourselves because Optimum's
+ONNX export does not support transformers 5.
 
 The folder it writes (see :mod:`ner_bert.model.onnx_runtime`) is loaded by
 ``NERPredictor.from_pretrained`` like any model folder, and plain ONNX Runtime runs its
