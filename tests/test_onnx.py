@@ -97,6 +97,7 @@ def test_the_export_fuses_attention_layernorm_and_gelu(
     import onnx
 
     layers = json.loads((ner_folder / "config.json").read_text())["num_hidden_layers"]
+    assert json.loads((fp32_export / "ner_bert.json").read_text())["onnx"]["fused"] is True
     operators = [node.op_type for node in onnx.load(str(fp32_export / "model.onnx")).graph.node]
     assert operators.count("Attention") == layers
     assert operators.count("BiasGelu") == layers

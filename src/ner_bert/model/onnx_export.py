@@ -118,8 +118,8 @@ def export_onnx(
     ):
         plain = Path(tmp) / ONNX_FILE
         sample = _sample_batch(loaded.tokenizer, torch_model.config)
-        _export_graph(torch_model, sample, plain)
-        check = _compare_with_torch(torch_model, plain, sample)
+        fused = _export_graph(torch_model, sample, plain)
+        check = {**_compare_with_torch(torch_model, plain, sample), "fused": fused}
         if quantization is Quantization.INT8:
             _quantize_int8(plain, staging / ONNX_FILE, torch_model.config)
             check["int8_argmax_agreement"] = _argmax_agreement(
@@ -194,8 +194,9 @@ def _exporters_quiet() -> Iterator[None]:
                 item.setLevel(level)
 
 
-def _export_graph(model: Any, sample: dict[str, Any], file: Path) -> None:
-    """Write ``model`` to ``file`` as an ONNX graph with dynamic batch and sequence axes.
+def _export_graph(model: Any, sample: dict[str, Any], file: Path) -> bool:
+    """Write ``model`` to ``file`` as an ONNX graph with dynamic batch and sequence axes;
+    return whether the graph is fused.
 
     torch.onnx's TorchScript exporter, with eager attention, writes the graph that ONNX
     Runtime's transformer optimizer recognises: it fuses each layer's attention into one
@@ -211,10 +212,11 @@ def _export_graph(model: Any, sample: dict[str, Any], file: Path) -> None:
     except Exception as exc:  # any failure of the deprecated exporter: use the new one
         logger.info("TorchScript export failed (%s: %s); using dynamo", type(exc).__name__, exc)
         _export_dynamo(model, sample, file)
-        return
+        return False
     finally:
         model.eval()  # an exporter may leave the module in training mode
     _fuse_transformer_operators(file, model.config)
+    return True
 
 
 def _export_torchscript(model: Any, sample: dict[str, Any], file: Path) -> None:
