@@ -213,27 +213,33 @@ def _export_graph(model: Any, sample: dict[str, Any], file: Path) -> bool:
         logger.info("TorchScript export failed (%s: %s); using dynamo", type(exc).__name__, exc)
         _export_dynamo(model, sample, file)
         return False
-    finally:
-        model.eval()  # an exporter may leave the module in training mode
     _fuse_transformer_operators(file, model.config)
     return True
 
 
 def _export_torchscript(model: Any, sample: dict[str, Any], file: Path) -> None:
-    import torch
-
     model.set_attn_implementation("eager")  # the pattern ONNX Runtime's fusions look for
     axes = {name: {0: "batch", 1: "sequence"} for name in (*INPUT_NAMES, OUTPUT_NAME)}
-    torch.onnx.export(
-        _logits_only(model),
-        (sample["input_ids"], sample["attention_mask"]),
-        str(file),
-        input_names=list(INPUT_NAMES),
-        output_names=[OUTPUT_NAME],
-        dynamic_axes=axes,
-        opset_version=OPSET,
-        dynamo=False,
-    )
+    _torch_onnx_export(model, sample, file, dynamic_axes=axes, dynamo=False)
+
+
+def _torch_onnx_export(model: Any, sample: dict[str, Any], file: Path, **options: Any) -> None:
+    """``torch.onnx.export`` of the logits of ``model`` on ``sample``, with the format's input
+    and output names, and the exporter's own ``options``."""
+    import torch
+
+    try:
+        torch.onnx.export(
+            _logits_only(model),
+            (sample["input_ids"], sample["attention_mask"]),
+            str(file),
+            input_names=list(INPUT_NAMES),
+            output_names=[OUTPUT_NAME],
+            opset_version=OPSET,
+            **options,
+        )
+    finally:
+        model.eval()  # an exporter may leave the module in training mode
 
 
 def _fuse_transformer_operators(file: Path, config: Any) -> None:
@@ -257,14 +263,11 @@ def _export_dynamo(model: Any, sample: dict[str, Any], file: Path) -> None:
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     axes = {name: {0: batch, 1: sequence} for name in INPUT_NAMES}
     try:
-        torch.onnx.export(
-            _logits_only(model),
-            (sample["input_ids"], sample["attention_mask"]),
-            str(file),
-            input_names=list(INPUT_NAMES),
-            output_names=[OUTPUT_NAME],
+        _torch_onnx_export(
+            model,
+            sample,
+            file,
             dynamic_shapes=axes,
-            opset_version=OPSET,
             dynamo=True,
             external_data=False,
             verbose=False,
@@ -276,8 +279,6 @@ def _export_dynamo(model: Any, sample: dict[str, Any], file: Path) -> None:
             f"torch.onnx could not export this {kind} model ({type(exc).__name__}: {first}); "
             "BERT, RoBERTa, DistilBERT and ELECTRA models export. Predict with torch instead."
         ) from exc
-    finally:
-        model.eval()
 
 
 def _onnx_logits(file: Path, sample: dict[str, Any]) -> np.ndarray:
