@@ -28,8 +28,12 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+## One test process per core (at most 4), each module's tests in one process so that its
+## fixtures are built once; conftest.py gives each process one torch thread.
+PYTEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, len(os.sched_getaffinity(0))))")
+
 pytest: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 ## The README's test command: lint, types, the test suite.
 test: lint typecheck pytest

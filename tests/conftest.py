@@ -11,6 +11,10 @@ from hypothesis import settings
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One torch thread per test process (and the CLI subprocesses it starts): the models here are
+# tiny, so a second thread only adds synchronisation, and `make test` runs one process per
+# core; two threads each would oversubscribe the cores, which slows torch down many times.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import tiny_models
 
