@@ -253,6 +253,12 @@ def job_order(side: str, model: Path, data: Path, limit: int | None) -> dict[str
     """Sentences whose entities or scores change when the batches are made of other texts."""
     texts, _ = load_texts(data, limit)
     run, _, _ = make_runner(side, model)
+    return order_changes(run, texts)
+
+
+def order_changes(run: Runner, texts: list[str]) -> dict[str, Any]:
+    """Predict ``texts`` in order and shuffled (seed 0): how many get other entities, or the
+    same entities with other scores, and the largest score change."""
     in_order = run(texts)
     order = list(range(len(texts)))
     random.Random(0).shuffle(order)
