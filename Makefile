@@ -30,7 +30,7 @@ typecheck: install
 
 ## One test process per core (at most 4), each module's tests in one process so that its
 ## fixtures are built once; conftest.py gives each process one torch thread.
-PYTEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, len(os.sched_getaffinity(0))))")
+PYTEST_WORKERS ?= $(shell $(PYTHON) -c "import os; n = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count(); print(min(4, n or 1))")
 
 pytest: install
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
