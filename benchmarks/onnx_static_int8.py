@@ -68,6 +68,7 @@ def calibration_sentences(train: Path, count: int) -> list[str]:
 
 def quantize_static_copy(fp32: Path, target: Path, texts: list[str], *, keep_ffn: bool) -> Path:
     """A copy of the fp32 export folder whose graph is statically quantized to int8."""
+    import numpy as np
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -76,11 +77,10 @@ def quantize_static_copy(fp32: Path, target: Path, texts: list[str], *, keep_ffn
         QuantType,
         quantize_static,
     )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
     from transformers import AutoConfig, AutoTokenizer
 
-    # The same products the dynamic export keeps in fp32 (one home for that rule).
-    from ner_bert.model.onnx_export import _feed_forward_outputs
+    # The export's own preparation, and the products it keeps in fp32.
+    from ner_bert.model.onnx_export import prepare_for_quantization
 
     tokenizer = AutoTokenizer.from_pretrained(fp32)
     rows = tokenizer(texts)["input_ids"]
@@ -90,8 +90,6 @@ def quantize_static_copy(fp32: Path, target: Path, texts: list[str], *, keep_ffn
             self.items = iter(rows)
 
         def get_next(self) -> dict[str, Any] | None:
-            import numpy as np
-
             row = next(self.items, None)
             if row is None:
                 return None
@@ -101,10 +99,9 @@ def quantize_static_copy(fp32: Path, target: Path, texts: list[str], *, keep_ffn
             }
 
     shutil.copytree(fp32, target)
-    prepared = target.parent / f"{target.name}-prepared.onnx"
-    quant_pre_process(str(fp32 / "model.onnx"), str(prepared), skip_symbolic_shape=True)
-    config = AutoConfig.from_pretrained(fp32)
-    kept = _feed_forward_outputs(onnx.load(str(prepared)), config) if keep_ffn else []
+    prepared, feed_forward_outputs = prepare_for_quantization(
+        target / "model.onnx", AutoConfig.from_pretrained(fp32)
+    )
     quantize_static(
         str(prepared),
         str(target / "model.onnx"),
@@ -114,10 +111,11 @@ def quantize_static_copy(fp32: Path, target: Path, texts: list[str], *, keep_ffn
         per_channel=True,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
-        nodes_to_exclude=kept,
+        nodes_to_exclude=feed_forward_outputs if keep_ffn else [],
         calibrate_method=CalibrationMethod.MinMax,
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
     )
+    prepared.unlink()
     metadata = json.loads((target / "ner_bert.json").read_text(encoding="utf-8"))
     metadata.pop("files", None)
     (target / "ner_bert.json").write_text(json.dumps(metadata, indent=2), encoding="utf-8")
